@@ -1,0 +1,46 @@
+# Two commands: `make run` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed-requirements
+ASSETS := static/vendor/htmx.min.js
+
+.PHONY: install assets run serve test test-fast fake-upstream bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+$(ASSETS): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+install: $(STAMP) $(ASSETS)
+
+assets: $(ASSETS)
+
+instance/secret_key:
+	mkdir -p instance
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
+
+run: install instance/secret_key
+	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask --app wsgi db upgrade
+	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask --app wsgi catalog sync
+	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" exec $(BIN)/python wsgi.py --host $(HOST) --port $(PORT)
+
+test: install
+	bash scripts/install-system-deps.sh db browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	ETHERGATE_TEST_ENGINES=sqlite $(BIN)/python -m pytest -x -q
+
+fake-upstream: install
+	$(BIN)/python tests/fakes/upstream.py --host 127.0.0.1 --port 9100
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

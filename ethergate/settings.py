@@ -1,0 +1,134 @@
+"""Configuration read from ETHERGATE_* environment variables, validated once at start."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROVIDERS = ("deepseek", "qwen", "moonshot")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming the variable."""
+
+
+def parse_boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def parse_int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{name}: must be {bound}, got {value}")
+    return value
+
+
+def parse_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name}: must be greater than 0, got {raw!r}")
+    return value
+
+
+def parse_http_url(name: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
+    return url
+
+
+def parse_database_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    scheme = url.split(":", 1)[0]
+    if scheme in ("postgres", "postgresql"):
+        # psycopg 3 cooperates with gevent; make it the driver whatever the operator wrote.
+        return "postgresql+psycopg:" + url.split(":", 1)[1]
+    if scheme in ("postgresql+psycopg", "sqlite"):
+        return url
+    raise ConfigError(f"{name}: expected a sqlite:/// or postgresql:// URL, got scheme {scheme!r}")
+
+
+def parse_currency(name: str, raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ConfigError(f"{name}: expected a three-letter ISO 4217 code such as CNY, got {raw!r}")
+    return code
+
+
+def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
+    """Flask config keys from the environment. Raises ConfigError on the first bad value."""
+    env = environ
+    cfg: dict = {}
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else None
+
+    default_db = "sqlite:///" + str(Path(instance_path) / "ethergate.sqlite3")
+    cfg["SQLALCHEMY_DATABASE_URI"] = parse_database_url(
+        "ETHERGATE_DATABASE_URL", get("ETHERGATE_DATABASE_URL") or default_db)
+    secret = get("ETHERGATE_SECRET_KEY")
+    if secret is not None and len(secret) < 32:
+        raise ConfigError("ETHERGATE_SECRET_KEY: must be at least 32 characters")
+    cfg["SECRET_KEY"] = secret
+    redis_url = get("ETHERGATE_REDIS_URL")
+    if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"ETHERGATE_REDIS_URL: expected a redis:// URL, got {redis_url!r}")
+    cfg["REDIS_URL"] = redis_url
+    catalog = get("ETHERGATE_CATALOG_PATH")
+    if catalog is not None and not Path(catalog).is_file():
+        raise ConfigError(f"ETHERGATE_CATALOG_PATH: no such file {catalog!r}")
+    cfg["CATALOG_PATH"] = catalog
+    provider_keys, provider_urls = {}, {}
+    for provider in PROVIDERS:
+        upper = provider.upper()
+        provider_keys[provider] = get(f"ETHERGATE_{upper}_API_KEY")
+        base = get(f"ETHERGATE_{upper}_BASE_URL")
+        provider_urls[provider] = parse_http_url(f"ETHERGATE_{upper}_BASE_URL", base) if base else None
+    cfg["PROVIDER_KEYS"] = provider_keys
+    cfg["PROVIDER_BASE_URLS"] = provider_urls
+    cfg["PUBLIC_BASE_URL"] = parse_http_url(
+        "ETHERGATE_PUBLIC_BASE_URL", get("ETHERGATE_PUBLIC_BASE_URL") or "http://127.0.0.1:8000")
+    cfg["CURRENCY"] = parse_currency("ETHERGATE_CURRENCY", get("ETHERGATE_CURRENCY") or "CNY")
+    cfg["MAX_BODY_BYTES"] = parse_int(
+        "ETHERGATE_MAX_BODY_BYTES", get("ETHERGATE_MAX_BODY_BYTES") or str(16 * 1024 * 1024), minimum=1024)
+    cfg["CONNECT_TIMEOUT"] = parse_seconds("ETHERGATE_CONNECT_TIMEOUT", get("ETHERGATE_CONNECT_TIMEOUT") or "5")
+    cfg["FIRST_BYTE_TIMEOUT"] = parse_seconds(
+        "ETHERGATE_FIRST_BYTE_TIMEOUT", get("ETHERGATE_FIRST_BYTE_TIMEOUT") or "60")
+    cfg["IDLE_TIMEOUT"] = parse_seconds("ETHERGATE_IDLE_TIMEOUT", get("ETHERGATE_IDLE_TIMEOUT") or "60")
+    cfg["HOLD_TTL_SECONDS"] = parse_int(
+        "ETHERGATE_HOLD_TTL_SECONDS", get("ETHERGATE_HOLD_TTL_SECONDS") or "900", minimum=30)
+    cfg["DEFAULT_RPM"] = parse_int("ETHERGATE_DEFAULT_RPM", get("ETHERGATE_DEFAULT_RPM") or "60", minimum=1)
+    cfg["RATE_LIMIT_FAILURE_MODE"] = parse_choice(
+        "ETHERGATE_RATE_LIMIT_FAILURE_MODE", get("ETHERGATE_RATE_LIMIT_FAILURE_MODE") or "open", ("open", "closed"))
+    cfg["KEY_CACHE_SECONDS"] = parse_seconds(
+        "ETHERGATE_KEY_CACHE_SECONDS", get("ETHERGATE_KEY_CACHE_SECONDS") or "2")
+    cfg["LOG_LEVEL"] = parse_choice(
+        "ETHERGATE_LOG_LEVEL", get("ETHERGATE_LOG_LEVEL") or "info", ("debug", "info", "warning", "error"))
+    cfg["METRICS_TOKEN"] = get("ETHERGATE_METRICS_TOKEN")
+    cfg["STRIPE_SECRET_KEY"] = get("ETHERGATE_STRIPE_SECRET_KEY")
+    cfg["STRIPE_WEBHOOK_SECRET"] = get("ETHERGATE_STRIPE_WEBHOOK_SECRET")
+    stripe_base = get("ETHERGATE_STRIPE_API_BASE")
+    cfg["STRIPE_API_BASE"] = parse_http_url("ETHERGATE_STRIPE_API_BASE", stripe_base) if stripe_base else None
+    cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
+    return cfg

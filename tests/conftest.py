@@ -1,0 +1,213 @@
+"""Shared fixtures: a fresh database per test on each engine, the fake upstream, a live server."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import services
+from tests.factories import Factories
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINES = [e.strip() for e in os.environ.get("ETHERGATE_TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
+TEST_SECRET = "test-secret-key-" + "x" * 32
+PROVIDER_KEYS = {"deepseek": "sk-test-deepseek", "qwen": "sk-test-qwen", "moonshot": "sk-test-moonshot"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: needs Chromium")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    server = services.start_postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = services.start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory, request):
+    """Databases migrated once per session; each test gets a copy, which is much faster than migrating."""
+    made: dict[str, str] = {}
+
+    def get(engine: str) -> str:
+        if engine in made:
+            return made[engine]
+        if engine == "sqlite":
+            url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3")
+        else:
+            pg = request.getfixturevalue("pg_server")
+            url = pg.create_database("eg_template")
+        migrate_database(url)
+        if engine == "postgresql":
+            from sqlalchemy import create_engine
+            from ethergate.settings import parse_database_url
+            create_engine(parse_database_url("url", url)).dispose()
+        made[engine] = url
+        return url
+
+    return get
+
+
+def migrate_database(url: str) -> None:
+    """Upgrade to head and sync the catalog, in a child process, as an operator would."""
+    env = dict(os.environ, ETHERGATE_DATABASE_URL=url, ETHERGATE_SECRET_KEY=TEST_SECRET)
+    for command in (["db", "upgrade"], ["catalog", "sync"]):
+        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request):
+    return request.param
+
+
+def fresh_database(engine: str, template_databases, tmp_path: Path, request) -> str:
+    template = template_databases(engine)
+    if engine == "sqlite":
+        target = tmp_path / f"eg-{uuid.uuid4().hex[:8]}.sqlite3"
+        shutil.copyfile(template.removeprefix("sqlite:///"), target)
+        return f"sqlite:///{target}"
+    pg = request.getfixturevalue("pg_server")
+    return pg.create_database(f"eg_{uuid.uuid4().hex[:12]}", template="eg_template")
+
+
+@pytest.fixture
+def database_url(engine, template_databases, tmp_path, request):
+    return fresh_database(engine, template_databases, tmp_path, request)
+
+
+def app_config(database_url: str, **extra) -> dict:
+    from ethergate.settings import parse_database_url
+    config = {"TESTING": True, "SECRET_KEY": TEST_SECRET,
+              "SQLALCHEMY_DATABASE_URI": parse_database_url("url", database_url)}
+    config.update(extra)
+    return config
+
+
+@pytest.fixture
+def app(database_url):
+    from ethergate import create_app
+    from ethergate.extensions import db
+
+    app = create_app(app_config(database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def factories(app):
+    return Factories(app)
+
+
+@pytest.fixture(scope="session")
+def fake_upstream():
+    from tests.fakes.upstream import FakeUpstream
+    fake = FakeUpstream.start()
+    yield fake
+    fake.stop()
+
+
+class LiveServer:
+    """The real app (`python wsgi.py`) in a child process, plus an in-process app on the same database."""
+
+    def __init__(self, database_url: str, fake, extra_env: dict | None = None, log_path: Path | None = None):
+        self.database_url = database_url
+        self.fake = fake
+        self.env = dict(os.environ, ETHERGATE_DATABASE_URL=database_url, ETHERGATE_SECRET_KEY=TEST_SECRET)
+        for provider, key in PROVIDER_KEYS.items():
+            self.env[f"ETHERGATE_{provider.upper()}_API_KEY"] = key
+            if fake is not None:
+                self.env[f"ETHERGATE_{provider.upper()}_BASE_URL"] = fake.base_url(provider)
+        self.env.update(extra_env or {})
+        self.env = {k: v for k, v in self.env.items() if v is not None}
+        self.log_path = log_path
+        self.process = None
+        self.url = None
+
+    def start(self) -> "LiveServer":
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen([sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", "0"],
+                                        cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=log)
+        line = self.process.stdout.readline().decode()
+        if "listening on" not in line:
+            self.process.kill()
+            tail = Path(self.log_path).read_text()[-2000:] if self.log_path else ""
+            raise RuntimeError(f"live server did not start: {line!r}\n{tail}")
+        self.url = line.strip().rsplit(" ", 1)[-1]
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def live_server_factory(engine, template_databases, tmp_path, request, fake_upstream):
+    """Start one or more live servers; all share one fresh database unless told otherwise."""
+    started: list[LiveServer] = []
+    shared = {}
+
+    def start(extra_env: dict | None = None, database_url: str | None = None) -> LiveServer:
+        if database_url is None:
+            if "url" not in shared:
+                shared["url"] = fresh_database(engine, template_databases, tmp_path, request)
+            database_url = shared["url"]
+        server = LiveServer(database_url, fake_upstream, extra_env, tmp_path / f"server-{len(started)}.log")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory):
+    return live_server_factory()
+
+
+@pytest.fixture
+def live_app(live_server):
+    """An in-process app bound to the live server's database, for factories and assertions."""
+    from ethergate import create_app
+    from ethergate.extensions import db
+
+    app = create_app(app_config(live_server.database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_factories(live_app):
+    return Factories(live_app)

@@ -1,0 +1,235 @@
+"""Wire formats spoken by the fake upstream: ids, usage shapes, error bodies, stream chunks.
+
+Shapes follow what DeepSeek, DashScope compatible mode (Qwen) and Moonshot (Kimi) put on
+the wire; see the module docstring of upstream.py for the sources they were checked against.
+"""
+
+import re
+import uuid
+from http import HTTPStatus
+
+PROVIDERS = ("deepseek", "qwen", "moonshot")
+
+BASE_PATHS = {
+    "deepseek": "/deepseek",
+    "qwen": "/qwen/compatible-mode/v1",
+    "moonshot": "/moonshot/v1",
+}
+
+# Exact path -> (provider, endpoint); DeepSeek also answers under its /v1 alias.
+ROUTES = {}
+for _provider, _prefixes in (
+    ("deepseek", ("/deepseek", "/deepseek/v1")),
+    ("qwen", ("/qwen/compatible-mode/v1",)),
+    ("moonshot", ("/moonshot/v1",)),
+):
+    for _prefix in _prefixes:
+        ROUTES[_prefix + "/chat/completions"] = (_provider, "chat")
+        ROUTES[_prefix + "/models"] = (_provider, "models")
+
+MODELS = {
+    "deepseek": (("deepseek-chat", "deepseek"), ("deepseek-reasoner", "deepseek")),
+    "qwen": (("qwen-plus", "system"), ("qwen-max", "system"), ("qwen-turbo", "system")),
+    "moonshot": (("moonshot-v1-8k", "moonshot"), ("kimi-k2-turbo-preview", "moonshot")),
+}
+
+_QWEN_DOC = "For details, see: https://help.aliyun.com/zh/model-studio/error-code"
+_KIMI_ACCOUNT = "Your account org-fake <ak-fake>"
+
+# (provider, status) -> (message, type, code); Moonshot bodies carry no code.
+ERRORS = {
+    ("deepseek", 400): ("Invalid Format", "invalid_request_error", "invalid_request_error"),
+    ("deepseek", 401): ("Authentication Fails, Your api key: ****fake is invalid",
+                        "authentication_error", "invalid_request_error"),
+    ("deepseek", 402): ("Insufficient Balance", "unknown_error", "invalid_request_error"),
+    ("deepseek", 422): ("Invalid Parameters", "invalid_request_error", "invalid_request_error"),
+    ("deepseek", 429): ("Rate Limit Reached", "rate_limit_error", "invalid_request_error"),
+    ("deepseek", 500): ("Server Error", "server_error", "internal_error"),
+    ("deepseek", 503): ("Server Overloaded", "server_error", "server_overloaded"),
+    ("qwen", 400): ("Invalid request parameters.", "invalid_request_error", "invalid_parameter_error"),
+    ("qwen", 401): ("Incorrect API key provided. " + _QWEN_DOC + "#apikey-error",
+                    "invalid_request_error", "invalid_api_key"),
+    ("qwen", 429): ("You have exceeded your current request limit. " + _QWEN_DOC + "#rate-limit",
+                    "limit_requests", "limit_requests"),
+    ("qwen", 500): ("An internal error has occured, please try again later or contact service support.",
+                    "internal_error", "internal_error"),
+    ("qwen", 503): ("The service is temporarily unavailable, please try again later.",
+                    "service_unavailable", "ServiceUnavailable"),
+    ("moonshot", 400): ("Invalid request", "invalid_request_error", None),
+    ("moonshot", 401): ("Invalid Authentication", "invalid_authentication_error", None),
+    ("moonshot", 404): ("Not found the model or Permission denied", "resource_not_found_error", None),
+    ("moonshot", 429): (_KIMI_ACCOUNT + " request reached organization max RPM: 3, please try again after 1 seconds",
+                        "rate_limit_reached_error", None),
+    ("moonshot", 500): ("Internal server error", "server_error", None),
+}
+
+MISSING_KEY_MESSAGES = {
+    "deepseek": "Authentication Fails (auth header format should be Bearer sk-...)",
+    "qwen": "You didn't provide an API key. " + _QWEN_DOC + "#apikey-error",
+    "moonshot": "Invalid Authentication",
+}
+
+BALANCE_ERRORS = {
+    "deepseek": (402, "Insufficient Balance", "unknown_error", "invalid_request_error"),
+    "qwen": (400, "Access denied, please make sure your account is in good standing. "
+             + _QWEN_DOC + "#overdue-payment", "Arrearage", "Arrearage"),
+    "moonshot": (429, _KIMI_ACCOUNT + " is suspended due to insufficient balance, please recharge "
+                 "your account or check your plan and billing details", "exceeded_current_quota_error", None),
+}
+
+
+def new_ids(provider):
+    """Return (body id, request id) the way each provider mints them."""
+    raw = str(uuid.uuid4())
+    if provider == "deepseek":
+        return raw, raw
+    if provider == "qwen":
+        return "chatcmpl-" + raw, raw
+    body_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    return body_id, body_id
+
+
+def _generic_error(provider, status):
+    try:
+        message = HTTPStatus(status).phrase
+    except ValueError:
+        message = "Error"
+    type_ = "invalid_request_error" if status < 500 else "server_error"
+    return message, type_, None if provider == "moonshot" else type_
+
+
+def error_body(provider, status, request_id, message=None, type_=None, code=None):
+    default_message, default_type, default_code = ERRORS.get((provider, status)) or _generic_error(provider, status)
+    error = {"message": message or default_message, "type": type_ or default_type}
+    if provider != "moonshot":
+        error["param"] = None
+        error["code"] = code or default_code
+    elif code:
+        error["code"] = code
+    body = {"error": error}
+    if provider == "qwen":
+        body["request_id"] = request_id
+    return body
+
+
+def words(text):
+    return len(text.split()) if text else 0
+
+
+def word_pieces(text):
+    """Split text into one piece per word, each keeping its trailing whitespace."""
+    pieces = re.findall(r"\S+\s*", text or "")
+    if pieces and text[0].isspace():
+        pieces[0] = text[: len(text) - len(text.lstrip())] + pieces[0]
+    return pieces
+
+
+def even_pieces(text, count):
+    size = len(text)
+    bounds = [round(i * size / count) for i in range(count + 1)]
+    return [text[bounds[i]:bounds[i + 1]] for i in range(count)]
+
+
+def usage_payload(provider, prompt, completion, cached=0, reasoning=None):
+    """Usage in the provider's shape; reasoning=None leaves out the reasoning breakdown."""
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if provider == "moonshot":
+        usage["cached_tokens"] = cached
+        return usage
+    usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if provider == "deepseek":
+        usage["prompt_cache_hit_tokens"] = cached
+        usage["prompt_cache_miss_tokens"] = max(prompt - cached, 0)
+    if reasoning is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+class Answer:
+    """One generated reply, rendered either as a chat.completion or as chunks."""
+
+    def __init__(self, provider, model, created, content, reasoning, tool_calls, finish_reason, usage,
+                 content_pieces, reasoning_pieces):
+        self.provider = provider
+        self.model = model
+        self.created = created
+        self.id, self.request_id = new_ids(provider)
+        self.content = content
+        self.reasoning = reasoning
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
+        self.content_pieces = content_pieces
+        self.reasoning_pieces = reasoning_pieces
+
+    def completion(self):
+        message = {"role": "assistant", "content": self.content}
+        if self.reasoning is not None:
+            message["reasoning_content"] = self.reasoning
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in self.tool_calls
+            ]
+        choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+        if self.provider != "moonshot":
+            choice["logprobs"] = None
+        body = {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
+                "choices": [choice]}
+        if self.usage is not None:
+            body["usage"] = self.usage
+        if self.provider == "deepseek":
+            body["system_fingerprint"] = "fp_fake"
+        elif self.provider == "qwen":
+            body["system_fingerprint"] = None
+        return body
+
+    def _chunk(self, delta, finish_reason=None):
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        if self.provider != "moonshot":
+            choice["logprobs"] = None
+        chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                 "choices": [choice]}
+        if self.provider == "deepseek":
+            chunk["system_fingerprint"] = "fp_fake"
+        return chunk
+
+    def chunks(self, include_usage):
+        """Yield (kind, chunk) with kind in role/payload/finish/usage, in wire order."""
+        usage = self.usage
+        # DeepSeek and Qwen only report streamed usage on request; Moonshot always does.
+        wants_usage = usage is not None and (include_usage or self.provider == "moonshot")
+        null_usage = include_usage and self.provider != "moonshot"
+
+        def emit(kind, chunk):
+            if null_usage:
+                chunk["usage"] = None
+            return kind, chunk
+
+        yield emit("role", self._chunk({"role": "assistant", "content": ""}))
+        for piece in self.reasoning_pieces:
+            delta = {"reasoning_content": piece}
+            if self.provider != "moonshot":
+                delta["content"] = None
+            yield emit("payload", self._chunk(delta))
+        for piece in self.content_pieces:
+            yield emit("payload", self._chunk({"content": piece}))
+        for index, call in enumerate(self.tool_calls):
+            head = {"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": call["name"], "arguments": ""}}
+            yield emit("payload", self._chunk({"tool_calls": [head]}))
+            for part in even_pieces(call["arguments"], min(3, len(call["arguments"]))):
+                yield emit("payload", self._chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+
+        finish = self._chunk({} if self.provider == "moonshot" else {"content": ""}, self.finish_reason)
+        if wants_usage and self.provider == "moonshot":
+            finish["choices"][0]["usage"] = usage
+        kind, finish = emit("finish", finish)
+        if wants_usage and self.provider == "deepseek":
+            finish["usage"] = usage
+        yield kind, finish
+        if wants_usage and self.provider == "qwen":
+            trailer = self._chunk({})
+            trailer["choices"] = []
+            trailer["usage"] = usage
+            yield "usage", trailer

@@ -1,0 +1,48 @@
+"""Entry point: `gunicorn wsgi:app` or `python wsgi.py --host H --port P`."""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+
+from ethergate import create_app  # noqa: E402
+from ethergate.settings import ConfigError  # noqa: E402
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    print(f"ethergate: configuration error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+
+def serve(host: str, port: int) -> None:
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class NoDelayHandler(WSGIHandler):
+        def __init__(self, sock, address, server, rfile=None):
+            # Without TCP_NODELAY, keep-alive responses stall ~40 ms on Nagle + delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().__init__(sock, address, server, rfile)
+
+    server = WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, error_log=sys.stderr)
+    server.init_socket()
+    print(f"ethergate listening on http://{host}:{server.server_port}", flush=True)
+
+    def stop(*_):
+        server.stop(timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
+
+    import gevent
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Serve EtherGate with gevent's WSGI server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    serve(args.host, args.port)
