@@ -27,6 +27,11 @@ def serve(host: str, port: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, address, server, rfile)
 
+        def get_environ(self):
+            environ = super().get_environ()
+            environ["ethergate.client_socket"] = self.socket  # lets a stream notice a vanished client
+            return environ
+
     server = WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, error_log=sys.stderr)
     server.init_socket()
     print(f"ethergate listening on http://{host}:{server.server_port}", flush=True)

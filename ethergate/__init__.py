@@ -41,8 +41,15 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_sqlite(db.engine)
 
-    from . import cli, health
+    from . import cli, errors, health
+    from .gateway import bp as gateway_bp
+    from .gateway import chat, context, models_api  # noqa: F401  (routes and hooks on the /v1 blueprint)
+    from .gateway import status
+
     app.register_blueprint(health.bp)
+    app.register_blueprint(status.bp)
+    app.register_blueprint(gateway_bp)
+    errors.register(app)
     cli.register(app)
     return app
 

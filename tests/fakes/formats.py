@@ -1,7 +1,17 @@
 """Wire formats spoken by the fake upstream: ids, usage shapes, error bodies, stream chunks.
 
-Shapes follow what DeepSeek, DashScope compatible mode (Qwen) and Moonshot (Kimi) put on
-the wire; see the module docstring of upstream.py for the sources they were checked against.
+Checked against public captures of the real APIs (issue threads, client code and docs):
+- DeepSeek: ids are bare UUIDs; usage has prompt_cache_hit/miss_tokens plus prompt_tokens_details;
+  with include_usage every chunk carries "usage": null except the finish chunk, which holds the
+  usage; 402 {"message": "Insufficient Balance", "type": "unknown_error", "param": null,
+  "code": "invalid_request_error"}; 401 type authentication_error.
+- Qwen (DashScope compatible mode): ids "chatcmpl-<uuid>"; usage.prompt_tokens_details.cached_tokens;
+  error bodies add a top-level request_id; out of balance is 400 type/code "Arrearage";
+  401 code invalid_api_key; 429 type/code limit_requests.
+- Moonshot: ids "chatcmpl-<24 hex>"; top-level usage.cached_tokens; streamed usage sits in
+  choices[0].usage of the finish chunk; 401 invalid_authentication_error; out of balance is 429
+  exceeded_current_quota_error without Retry-After; msh-request-id response header.
+Guesses, not verified: DeepSeek 429/5xx bodies, Qwen and Moonshot 5xx bodies, tool-call ids.
 """
 
 import re
@@ -125,6 +135,8 @@ def word_pieces(text):
 
 
 def even_pieces(text, count):
+    if count <= 0:
+        return []
     size = len(text)
     bounds = [round(i * size / count) for i in range(count + 1)]
     return [text[bounds[i]:bounds[i + 1]] for i in range(count)]
@@ -153,7 +165,7 @@ class Answer:
         self.provider = provider
         self.model = model
         self.created = created
-        self.id, self.request_id = new_ids(provider)
+        self.id = new_ids(provider)[0]
         self.content = content
         self.reasoning = reasoning
         self.tool_calls = tool_calls

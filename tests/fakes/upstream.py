@@ -67,6 +67,10 @@ def check_behavior(behavior):
     unknown = set(behavior) - BEHAVIOR_KEYS
     if unknown:
         raise ValueError("unknown behavior keys: " + ", ".join(sorted(unknown)))
+    if not all(isinstance(call, dict) and call.get("name") for call in behavior.get("tool_calls") or []):
+        raise ValueError("every tool_calls entry needs a name")
+    if behavior.get("chunks") is not None and not (isinstance(behavior["chunks"], int) and behavior["chunks"] > 0):
+        raise ValueError("chunks must be a positive integer")
     return behavior
 
 
@@ -409,8 +413,11 @@ class App:
         model = body["model"]
         prompt = sum(formats.words(message_text(m.get("content"))) + 4 for m in body["messages"] if isinstance(m, dict))
         limit = next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None)
-        tool_calls = [{"id": "call_" + uuid.uuid4().hex[:24], "name": call["name"],
-                       "arguments": call.get("arguments", "{}")} for call in behavior.get("tool_calls") or []]
+        tool_calls = []
+        for call in behavior.get("tool_calls") or []:
+            arguments = call.get("arguments", "{}")
+            tool_calls.append({"id": "call_" + uuid.uuid4().hex[:24], "name": call["name"],
+                               "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)})
         content, pieces, finish = None, [], "tool_calls"
         completion = sum(formats.words(call["arguments"]) + 1 for call in tool_calls)
         if not tool_calls:

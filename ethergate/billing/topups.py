@@ -1,0 +1,387 @@
+"""Adding credits: redemption codes, staff grants and adjustments, and card payments.
+
+Each top-up is one transaction that flips its source (a code, a payment) with a conditional UPDATE
+and writes the ledger credit, so it lands exactly once however often or concurrently it is retried.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import stripe
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..accounts.services import record_audit
+from ..database import unit_of_work
+from ..extensions import db
+from ..timeutil import utcnow
+from . import ledger
+from .models import Payment, PaymentEvent, RedemptionCode
+
+log = logging.getLogger(__name__)
+
+codes = RedemptionCode.__table__
+payments = Payment.__table__
+payment_events = PaymentEvent.__table__
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: codes are read aloud and retyped
+CODE_GROUPS, CODE_GROUP_CHARS = 4, 4
+CODE_PREFIX_CHARS = 7  # "EG-XXXX", enough for support to find a code without revealing it
+
+
+class TopupError(ValueError):
+    """A top-up refused; the message is safe to show to the user."""
+
+
+class InvalidAmount(TopupError):
+    pass
+
+
+class NoteRequired(TopupError):
+    pass
+
+
+class StaffOnly(TopupError):
+    pass
+
+
+class UnknownCode(TopupError):
+    def __init__(self):
+        super().__init__("This redemption code is not valid. Check it and try again.")
+
+
+class CodeAlreadyRedeemed(TopupError):
+    def __init__(self, by_this_workspace: bool):
+        self.by_this_workspace = by_this_workspace
+        super().__init__("This code was already redeemed by this workspace." if by_this_workspace
+                         else "This code has already been redeemed.")
+
+
+class CodeExpired(TopupError):
+    def __init__(self, expires_at: datetime):
+        self.expires_at = expires_at
+        super().__init__(f"This code expired on {expires_at:%Y-%m-%d %H:%M} UTC.")
+
+
+class PaymentError(TopupError):
+    pass
+
+
+class WebhookRejected(TopupError):
+    pass
+
+
+def _post(conn: Connection, workspace_id: int, amount: int, kind: str, **refs) -> ledger.PostedEntry:
+    """Move the balance and append the entry inside the caller's transaction; a debit must fit."""
+    guard = -amount if amount < 0 else None
+    balance_after = ledger._move_balance(conn, workspace_id, amount, require_available=guard)
+    if balance_after is None:
+        balance, held = ledger.account_state(workspace_id, conn)
+        raise ledger.InsufficientCredits(balance, balance - held, -amount)
+    entry_id = ledger._insert_entry(conn, workspace_id=workspace_id, kind=kind, amount_micro=amount,
+                                    balance_after_micro=balance_after, **refs)
+    return ledger.PostedEntry(entry_id, balance_after, amount)
+
+
+def normalize_code(text: str) -> str | None:
+    """The canonical EG-XXXX-XXXX-XXXX-XXXX form of what a user typed, or None if it cannot be a code."""
+    raw = "".join(ch for ch in (text or "").upper() if ch.isalnum())
+    if raw.startswith("EG") and len(raw) == 2 + CODE_GROUPS * CODE_GROUP_CHARS:
+        raw = raw[2:]
+    if len(raw) != CODE_GROUPS * CODE_GROUP_CHARS or any(ch not in CODE_ALPHABET for ch in raw):
+        return None
+    groups = [raw[i:i + CODE_GROUP_CHARS] for i in range(0, len(raw), CODE_GROUP_CHARS)]
+    return "EG-" + "-".join(groups)
+
+
+def digest_code(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
+                expires_at: datetime | None = None) -> tuple[RedemptionCode, str]:
+    """A new code worth `amount_micro`; the plaintext is returned once and only its digest is kept."""
+    if amount_micro <= 0:
+        raise InvalidAmount("a redemption code must be worth a positive amount")
+    if expires_at is not None and expires_at <= utcnow():
+        raise TopupError("the expiry must be in the future")
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_CHARS))
+    plaintext = normalize_code(raw)
+    code = RedemptionCode(prefix=plaintext[:CODE_PREFIX_CHARS], digest=digest_code(plaintext),
+                          amount_micro=amount_micro, note=(note or "").strip() or None,
+                          created_by_id=created_by.id if created_by else None, created_at=utcnow(),
+                          expires_at=expires_at)
+    db.session.add(code)
+    record_audit("code.created", actor=created_by, actor_label=None if created_by else "system",
+                 target=code.prefix, details={"amount_micro": amount_micro, "note": code.note})
+    db.session.commit()
+    return code, plaintext
+
+
+def redeem_code(workspace_id: int, plaintext: str, user: User | None = None) -> ledger.PostedEntry:
+    """Credit the code's amount to the workspace, exactly once across all callers."""
+    canonical = normalize_code(plaintext)
+    if canonical is None:
+        raise UnknownCode()
+    digest, now = digest_code(canonical), utcnow()
+    user_id = user.id if user else None
+    with unit_of_work() as conn:
+        claimed = conn.execute(
+            update(codes)
+            .where(codes.c.digest == digest, codes.c.redeemed_at.is_(None),
+                   codes.c.expires_at.is_(None) | (codes.c.expires_at > now))
+            .values(redeemed_at=now, redeemed_workspace_id=workspace_id, redeemed_by_id=user_id)
+            .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.note)).first()
+        if claimed is None:
+            raise _why_not_redeemable(conn, digest, workspace_id)
+        entry = _post(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
+                      idempotency_key=f"code:{claimed.id}", note=claimed.note, actor_user_id=user_id,
+                      actor_label=user.email if user else None, created_at=now)
+        record_audit("code.redeemed", actor=user, workspace_id=workspace_id, target=claimed.prefix,
+                     details={"amount_micro": claimed.amount_micro, "entry_id": entry.id})
+        return entry
+
+
+def _why_not_redeemable(conn: Connection, digest: str, workspace_id: int) -> TopupError:
+    row = conn.execute(select(codes.c.redeemed_at, codes.c.redeemed_workspace_id, codes.c.expires_at)
+                       .where(codes.c.digest == digest)).first()
+    if row is None:
+        return UnknownCode()
+    if row.redeemed_at is not None:
+        return CodeAlreadyRedeemed(by_this_workspace=row.redeemed_workspace_id == workspace_id)
+    return CodeExpired(row.expires_at)
+
+
+def grant(workspace_id: int, amount_micro: int, actor: User, note: str,
+          idempotency_key: str | None = None) -> ledger.PostedEntry:
+    """Staff adds credits (goodwill, trials, invoices paid offline)."""
+    if amount_micro <= 0:
+        raise InvalidAmount("a grant must be a positive amount")
+    return _staff_entry("grant", workspace_id, amount_micro, actor, note, idempotency_key)
+
+
+def adjust(workspace_id: int, amount_micro: int, actor: User, note: str,
+           idempotency_key: str | None = None) -> ledger.PostedEntry:
+    """Staff corrects the balance with a signed entry; a debit never takes available credit below zero."""
+    if amount_micro == 0:
+        raise InvalidAmount("an adjustment must move money")
+    return _staff_entry("adjustment", workspace_id, amount_micro, actor, note, idempotency_key)
+
+
+def _staff_entry(kind: str, workspace_id: int, amount: int, actor: User, note: str,
+                 idempotency_key: str | None) -> ledger.PostedEntry:
+    note = (note or "").strip()
+    if not note:
+        raise NoteRequired(f"a {kind} needs a note saying why")
+    if actor is None or not actor.is_staff:
+        raise StaffOnly(f"only staff can make a {kind}")
+    key = f"staff-{kind}:{workspace_id}:{idempotency_key}" if idempotency_key else None
+    actor_id, actor_email = actor.id, actor.email
+    try:
+        with unit_of_work() as conn:
+            if key is not None:
+                existing = ledger._entry_by_idempotency_key(conn, key)
+                if existing is not None:
+                    return ledger._replay(existing, workspace_id, kind, amount)
+            entry = _post(conn, workspace_id, amount, kind, note=note, actor_user_id=actor_id,
+                          actor_label=actor_email, idempotency_key=key)
+            record_audit(f"credits.{kind}", actor=actor, workspace_id=workspace_id,
+                         details={"amount_micro": amount, "note": note, "entry_id": entry.id})
+            return entry
+    except IntegrityError:
+        if key is None:
+            raise
+        # A concurrent double-submit won the race for the key; its entry is the answer.
+        existing = ledger._entry_by_idempotency_key(db.session.connection(), key)
+        db.session.commit()
+        if existing is None:
+            raise
+        return ledger._replay(existing, workspace_id, kind, amount)
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    url: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    event_id: str
+    event_type: str
+    duplicate: bool = False
+    credited: bool = False
+    payment_id: int | None = None
+    workspace_id: int | None = None
+    entry: ledger.PostedEntry | None = None
+    detail: str = ""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def start_checkout(self, workspace, amount_micro: int, user: User | None, success_url: str,
+                       cancel_url: str) -> CheckoutSession: ...
+
+    def handle_webhook(self, payload: bytes, signature_header: str) -> WebhookResult: ...
+
+
+# Stripe's zero-decimal currencies; every other supported currency has two decimals.
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
+CREDITING_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+CLOSING_EVENTS = {"checkout.session.expired": "expired", "checkout.session.async_payment_failed": "failed"}
+
+
+def to_minor_units(amount_micro: int, currency: str) -> int:
+    """12_340_000 micro CNY -> 1234 fen; refuses amounts that are not whole minor units."""
+    per_minor = 1_000_000 if currency.upper() in ZERO_DECIMAL else 10_000
+    if amount_micro <= 0:
+        raise InvalidAmount("the amount must be positive")
+    if amount_micro % per_minor:
+        places = 0 if per_minor == 1_000_000 else 2
+        raise InvalidAmount(f"{currency.upper()} amounts can have at most {places} decimal places")
+    return amount_micro // per_minor
+
+
+def _insert_ignoring_conflict(conn: Connection, table, **values):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing()
+                        .returning(table.c.id)).scalar()
+
+
+class StripeCheckout:
+    """Stripe Checkout in payment mode: one line item for the amount, credited on the paid webhook."""
+    name = "stripe"
+
+    def __init__(self, secret_key: str, webhook_secret: str, currency: str, api_base: str | None = None):
+        self.currency = currency.upper()
+        self._webhook_secret = webhook_secret
+        # A client per app, not the module globals, so two apps (or tests) never share settings.
+        self._client = stripe.StripeClient(secret_key, base_addresses={"api": api_base} if api_base else None)
+
+    def start_checkout(self, workspace, amount_micro: int, user: User | None, success_url: str,
+                       cancel_url: str) -> CheckoutSession:
+        minor = to_minor_units(amount_micro, self.currency)
+        workspace_id = workspace if isinstance(workspace, int) else workspace.id
+        user_id = user.id if user is not None else None
+        # Never hold a transaction (on SQLite, the write lock) across the call to Stripe.
+        db.session.commit()
+        metadata = {"workspace_id": str(workspace_id), "amount_micro": str(amount_micro)}
+        if user_id is not None:
+            metadata["user_id"] = str(user_id)
+        try:
+            session = self._client.v1.checkout.sessions.create(params={
+                "mode": "payment",
+                "line_items": [{"price_data": {"currency": self.currency.lower(),
+                                               "product_data": {"name": "EtherGate credits"},
+                                               "unit_amount": minor},
+                                "quantity": 1}],
+                "client_reference_id": str(workspace_id),
+                "metadata": metadata,
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            })
+        except stripe.StripeError as exc:
+            log.warning("stripe checkout for workspace %s failed: %s", workspace_id, exc)
+            raise PaymentError("The payment could not be started. Please try again later.") from exc
+        with unit_of_work() as conn:
+            conn.execute(insert(payments).values(
+                provider=self.name, external_id=session.id, workspace_id=workspace_id, amount_micro=amount_micro,
+                status="pending", created_by_id=user_id, created_at=utcnow()))
+        return CheckoutSession(url=session.url, external_id=session.id)
+
+    def handle_webhook(self, payload: bytes, signature_header: str) -> WebhookResult:
+        try:
+            event = self._client.construct_event(payload, signature_header, self._webhook_secret).to_dict()
+        except stripe.SignatureVerificationError:
+            raise WebhookRejected("the Stripe-Signature header does not match this payload") from None
+        except (ValueError, KeyError, TypeError):
+            raise WebhookRejected("the payload is not a Stripe event") from None
+        event_id, event_type = str(event.get("id") or ""), str(event.get("type") or "")
+        if not event_id:
+            raise WebhookRejected("the event has no id")
+        session = (event.get("data") or {}).get("object") or {}
+        now = utcnow()
+        with unit_of_work() as conn:
+            if _insert_ignoring_conflict(conn, payment_events, provider=self.name, event_id=event_id,
+                                         event_type=event_type[:64], received_at=now) is None:
+                return WebhookResult(event_id, event_type, duplicate=True, detail="already processed")
+            paid = event_type in CREDITING_EVENTS and (
+                event_type != "checkout.session.completed" or session.get("payment_status") == "paid")
+            if paid:
+                return self._credit(conn, event_id, event_type, session, now)
+            if event_type in CLOSING_EVENTS and session.get("id"):
+                conn.execute(update(payments).where(payments.c.provider == self.name,
+                                                    payments.c.external_id == session["id"],
+                                                    payments.c.status == "pending")
+                             .values(status=CLOSING_EVENTS[event_type], completed_at=now))
+            return WebhookResult(event_id, event_type, detail="recorded, nothing to credit")
+
+    def _credit(self, conn: Connection, event_id: str, event_type: str, session: dict,
+                now: datetime) -> WebhookResult:
+        session_id = str(session.get("id") or "")
+        row = self._payment_row(conn, session_id, session, now)
+        if row is None:
+            return WebhookResult(event_id, event_type, detail=f"no payment for session {session_id!r}")
+        mismatch = self._mismatch(row.amount_micro, session)
+        if mismatch:
+            log.error("stripe session %s not credited: %s", session_id, mismatch)
+            return WebhookResult(event_id, event_type, payment_id=row.id, workspace_id=row.workspace_id,
+                                 detail=mismatch)
+        claimed = conn.execute(
+            update(payments).where(payments.c.id == row.id, payments.c.status != "paid")
+            .values(status="paid", completed_at=now).returning(payments.c.id)).scalar()
+        if claimed is None:
+            return WebhookResult(event_id, event_type, payment_id=row.id, workspace_id=row.workspace_id,
+                                 detail="payment already credited")
+        entry = _post(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
+                      idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
+                      actor_user_id=row.created_by_id, created_at=now)
+        return WebhookResult(event_id, event_type, credited=True, payment_id=row.id,
+                             workspace_id=row.workspace_id, entry=entry, detail="credited")
+
+    def _payment_row(self, conn: Connection, session_id: str, session: dict, now: datetime):
+        query = select(payments).where(payments.c.provider == self.name, payments.c.external_id == session_id)
+        row = conn.execute(query).first()
+        if row is not None or not session_id:
+            return row
+        # The checkout was created but we crashed before recording it: the signed metadata is ours.
+        metadata = session.get("metadata") or {}
+        workspace, amount = metadata.get("workspace_id"), metadata.get("amount_micro")
+        if not (workspace and amount and workspace.isdigit() and amount.isdigit()
+                and session.get("client_reference_id") == workspace):
+            return None
+        user = metadata.get("user_id")
+        _insert_ignoring_conflict(conn, payments, provider=self.name, external_id=session_id,
+                                  workspace_id=int(workspace), amount_micro=int(amount), status="pending",
+                                  created_by_id=int(user) if user and user.isdigit() else None, created_at=now)
+        return conn.execute(query).first()
+
+    def _mismatch(self, amount_micro: int, session: dict) -> str:
+        currency = str(session.get("currency") or self.currency).upper()
+        if currency != self.currency:
+            return f"paid in {currency}, expected {self.currency}"
+        total = session.get("amount_total")
+        if total is not None and total != to_minor_units(amount_micro, self.currency):
+            return f"amount_total {total} does not match the recorded payment; needs review"
+        return ""
+
+
+def payment_provider(app) -> PaymentProvider | None:
+    """The configured payment provider for this app, or None when payments are not set up."""
+    secret, webhook_secret = app.config.get("STRIPE_SECRET_KEY"), app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not (secret and webhook_secret):
+        return None
+    provider = app.extensions.get("ethergate_payments")
+    if provider is None:
+        provider = app.extensions["ethergate_payments"] = StripeCheckout(
+            secret, webhook_secret, app.config.get("CURRENCY", "CNY"), app.config.get("STRIPE_API_BASE"))
+    return provider

@@ -1,0 +1,189 @@
+"""POST /v1/chat/completions: validate, admit, hold credits, route, answer, bill."""
+from __future__ import annotations
+
+import json
+import math
+
+from flask import Response, current_app, g, request, stream_with_context
+
+from ..billing import ledger
+from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for, usage_cost
+from ..catalog.readiness import model_readiness
+from ..catalog.snapshot import get_snapshot
+from ..limits.limiter import LimiterUnavailable, get_limiter
+from ..money import format_money
+from ..timeutil import utcnow
+from ..usage.recorder import insert_log, log_values
+from . import bp
+from .context import base_log_fields, parse_json_body, retry_headers, runtime
+from .errors import GatewayError, model_not_found
+from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
+from .providers.usage import Usage
+from .relay import Relay
+from .routing_errors import error_for_failures
+from .upstream import AllRoutesFailed
+from .validation import apply_model_policy, validate_chat_request
+
+
+@bp.post("/chat/completions")
+def chat_completions():
+    chat = validate_chat_request(parse_json_body())
+    key = g.api_key
+    snapshot = get_snapshot()
+    model = snapshot.resolve(chat.model)
+    if model is None:
+        raise model_not_found(chat.model)
+    g.log.update(model_id=model.id, stream=chat.stream)
+    if not key.allows_model(model.id, model.aliases + (chat.model,)):
+        raise GatewayError(403, "model_not_allowed",
+                           f"This API key is not allowed to use {model.id}. "
+                           "A workspace owner can change the key's allowed models in the console.",
+                           "permission_error", "model")
+    apply_model_policy(chat, model)
+    ready, reason = model_readiness(model, current_app.config)
+    if not ready:
+        raise GatewayError(503, "model_not_ready", f"{model.id} is not ready: {reason}.", "api_error", "model")
+    if key.tpm_limit:
+        admit_tokens(key)
+
+    prompt_bound = estimate_prompt_tokens(chat.messages, chat.tools)
+    output_cap, send_cap = output_cap_for(model, chat.max_tokens)
+    choices = int(chat.params.get("n") or 1)
+    received_at = utcnow()
+    hold_amount, prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
+    hold_id = reserve_credits(model, prompt_bound, choices, hold_amount, received_at)
+    g.log["hold_id"] = hold_id
+
+    params = dict(chat.params)
+    if send_cap:
+        params["max_tokens"] = output_cap
+    dropped: list[str] = []
+
+    def build_body(route):
+        body, dropped_now = build_upstream_body(route.provider, model, route.upstream_model, params, chat.stream)
+        dropped[:] = dropped_now
+        return body
+
+    upstream, _health = runtime()
+    billing = Billing(hold_id, hold_amount, model, prices, prompt_bound)
+    try:
+        answer = (upstream.open_stream if chat.stream else upstream.complete)(model, snapshot, build_body)
+    except AllRoutesFailed as failed:
+        error = error_for_failures(failed, model.id)
+        g.provider = error.provider or g.provider
+        billing.void(status_code=error.status, error_code=error.code, error_message=error.message,
+                     provider=error.provider, attempts=[a.to_dict() for a in failed.attempts])
+        raise error from None
+
+    g.provider = answer.route.provider
+    headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}
+    if chat.stream:
+        relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
+        response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+    body, usage = normalize_completion(answer.route.provider, answer.body, model.id, g.request_id)
+    estimated = usage is None
+    if usage is None:
+        usage = billing.estimate(completion_chars=_answer_chars(body))
+    billing.capture(usage, estimated, status_code=200, provider=answer.route.provider,
+                    upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id,
+                    attempts=[a.to_dict() for a in answer.attempts])
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json", headers=headers)
+
+
+def admit_tokens(key) -> None:
+    try:
+        result = get_limiter(current_app).check_tokens(str(key.id), key.tpm_limit, 1)
+    except LimiterUnavailable:
+        return  # the request limit above already decided how to behave without the limiter
+    if not result.allowed:
+        raise GatewayError(429, "tokens_rate_limit_exceeded",
+                           f"This API key used its {key.tpm_limit} tokens per minute. "
+                           f"Retry after {max(math.ceil(result.retry_after), 1)} s.",
+                           "rate_limit_error", headers=retry_headers(result.retry_after))
+
+
+def reserve_credits(model, prompt_bound: int, choices: int, hold_amount: int, at) -> int:
+    key = g.api_key
+    currency = current_app.config["CURRENCY"]
+    try:
+        return ledger.reserve(key.workspace_id, hold_amount, request_id=g.request_id, api_key_id=key.id,
+                              key_cap=key.monthly_spend_cap_micro,
+                              ttl_seconds=current_app.config["HOLD_TTL_SECONDS"])
+    except ledger.InsufficientCredits as short:
+        message = (f"Insufficient credits: the workspace balance is {format_money(short.balance, currency)} "
+                   f"({format_money(max(short.available, 0), currency)} available after in-flight requests) "
+                   f"and this request may cost up to {format_money(hold_amount, currency)}.")
+        fits = affordable_max_tokens(model, prompt_bound, short.available, at)
+        if fits is not None and choices == 1:
+            message += f" Set max_tokens to {fits} or less to fit, or add credits."
+        else:
+            message += " Add credits in the console to continue."
+        raise GatewayError(402, "insufficient_credits", message, "insufficient_quota") from None
+    except ledger.SpendCapExceeded as capped:
+        raise GatewayError(
+            402, "key_spend_cap_exceeded",
+            f"This API key reached its monthly spend cap of {format_money(capped.cap, currency)} "
+            f"({format_money(capped.spent, currency)} spent, {format_money(capped.held, currency)} in flight). "
+            "Raise the cap in the console or wait for next month.", "insufficient_quota") from None
+
+
+def _answer_chars(body: dict) -> int:
+    total = 0
+    for choice in body.get("choices") or []:
+        message = choice.get("message") or {}
+        total += len(message.get("content") or "") + len(message.get("reasoning_content") or "")
+        for call in message.get("tool_calls") or []:
+            total += len((call.get("function") or {}).get("arguments") or "")
+    return total
+
+
+class Billing:
+    """Resolves this request's hold exactly once and writes its log row in the same transaction."""
+
+    def __init__(self, hold_id: int, hold_amount: int, model, prices, prompt_bound: int):
+        self.hold_id, self.hold_amount, self.model, self.prices = hold_id, hold_amount, model, prices
+        self.prompt_bound = prompt_bound
+        self.log = dict(g.log)
+        self.currency = current_app.config["CURRENCY"]
+
+    def estimate(self, completion_chars: int) -> Usage:
+        from .providers.adapters import estimate_completion_tokens
+        # Stated estimate: one prompt token per 3 bytes of prompt, and the adapter's rule for output.
+        return Usage(prompt_tokens=math.ceil(self.prompt_bound / 3),
+                     completion_tokens=estimate_completion_tokens(completion_chars))
+
+    def _row(self, usage: Usage | None, **fields) -> dict:
+        values = dict(self.log)
+        values.update(base_log_fields())
+        values.update(fields)
+        if usage is not None:
+            values.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                          cached_tokens=usage.cached_tokens, reasoning_tokens=usage.reasoning_tokens)
+        return log_values(**values)
+
+    def capture(self, usage: Usage, estimated: bool, **fields) -> int:
+        cost = usage_cost(usage, self.prices)
+        if estimated:
+            cost = min(cost, self.hold_amount)  # an estimate never bills beyond what was held
+        row = self._row(usage, cost_micro=cost, estimated=estimated, **fields)
+        g.logged = True
+        ledger.capture(self.hold_id, cost, extra_rows=lambda conn: insert_log(conn, row),
+                       request_id=row["request_id"], model_id=self.model.id, provider=fields.get("provider"),
+                       prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                       completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens,
+                       pricing=self.prices.to_dict(self.currency), estimated=estimated)
+        if g.api_key.tpm_limit:
+            try:
+                get_limiter(current_app).record_tokens(str(g.api_key.id), usage.total_tokens)
+            except LimiterUnavailable:
+                pass
+        return cost
+
+    def void(self, **fields) -> None:
+        row = self._row(None, **fields)
+        g.logged = True
+        ledger.void(self.hold_id, extra_rows=lambda conn: insert_log(conn, row))
+

@@ -1,0 +1,150 @@
+"""Per-request state on /v1: request ID, the authenticated key, rate-limit headers, errors, the log row."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import uuid
+
+from flask import Flask, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from ..keys.auth import authenticate, touch_last_used
+from ..limits.limiter import LimiterUnavailable, get_limiter
+from ..usage.recorder import log_values, record_request
+from . import bp
+from .errors import GatewayError, invalid_api_key
+from .health import HealthBoard
+from .upstream import Upstream
+
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+def runtime(app: Flask | None = None) -> tuple[Upstream, HealthBoard]:
+    app = app or current_app
+    state = app.extensions.get("ethergate.gateway")
+    if state is None:
+        health = HealthBoard()
+        state = app.extensions["ethergate.gateway"] = (Upstream(app.config, health), health)
+    return state
+
+
+def rate_limit_headers(result) -> dict:
+    return {"X-RateLimit-Limit": str(result.limit), "X-RateLimit-Remaining": str(max(result.remaining, 0)),
+            "X-RateLimit-Reset": str(max(math.ceil(result.reset_seconds), 0))}
+
+
+def retry_headers(seconds: float) -> dict:
+    return {"Retry-After": str(max(math.ceil(seconds), 1)), "retry-after-ms": str(max(int(seconds * 1000), 1))}
+
+
+@bp.before_request
+def start_request():
+    g.started = time.perf_counter()
+    sent = request.headers.get("X-Request-Id", "")
+    g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+    g.provider = None
+    g.rate = None
+    g.logged = False
+    g.log = {}
+    key = authenticate(request.headers.get("Authorization"))
+    if key is None:
+        raise invalid_api_key()
+    g.api_key = key
+    g.log.update(workspace_id=key.workspace_id, api_key_id=key.id)
+    try:
+        result = get_limiter(current_app).hit(str(key.id), key.rpm_limit)
+    except LimiterUnavailable:
+        raise GatewayError(503, "rate_limiter_unavailable",
+                           "The rate limiter is unavailable, so requests are refused until it recovers. "
+                           "Retry shortly.", "api_error", headers=retry_headers(5)) from None
+    g.rate = result
+    if not result.allowed:
+        raise GatewayError(
+            429, "rate_limit_exceeded",
+            f"This API key exceeded its limit of {result.limit} requests per minute. "
+            f"Retry after {max(math.ceil(result.retry_after), 1)} s.",
+            "rate_limit_error", headers=retry_headers(result.retry_after))
+    touch_last_used(key.id)
+
+
+@bp.after_request
+def add_headers(response):
+    response.headers["X-Request-Id"] = g.get("request_id") or new_request_id()
+    if g.get("provider"):
+        response.headers["X-EtherGate-Provider"] = g.provider
+    if g.get("rate") is not None:
+        for name, value in rate_limit_headers(g.rate).items():
+            response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    if not g.get("logged") and not response.is_streamed:
+        write_log(status_code=response.status_code)
+    return response
+
+
+@bp.errorhandler(GatewayError)
+def gateway_error(error: GatewayError):
+    request_id = g.get("request_id") or new_request_id()
+    g.request_id = request_id
+    if hasattr(g, "log"):
+        g.log["error_code"] = error.code
+        g.log["error_message"] = error.message
+        if error.provider:
+            g.log.setdefault("provider", error.provider)
+    return error.response(request_id)
+
+
+def write_log(status_code: int, **fields) -> None:
+    """The one request-log row for this request (skipped if the billing transaction wrote it)."""
+    if g.get("logged"):
+        return
+    g.logged = True
+    values = dict(g.get("log") or {})
+    values.update(fields)
+    try:
+        record_request(log_values(**base_log_fields(), status_code=status_code, **values))
+    except Exception:  # noqa: BLE001 (a log row must never turn an answer into a 500)
+        current_app.logger.exception("request log write failed")
+
+
+def base_log_fields() -> dict:
+    elapsed = int((time.perf_counter() - g.get("started", time.perf_counter())) * 1000)
+    return dict(request_id=g.get("request_id") or new_request_id(), method=request.method,
+                path=request.path[:255], latency_ms=elapsed,
+                client_ip=(request.remote_addr or "")[:64] or None,
+                user_agent=request.headers.get("User-Agent"))
+
+
+def api_error_response(error: HTTPException):
+    """Framework errors under /v1 (404, 405, 413, ...) in the OpenAI envelope."""
+    codes = {404: ("not_found", "invalid_request_error", f"Unknown endpoint {request.method} {request.path}."),
+             405: ("method_not_allowed", "invalid_request_error",
+                   f"Method {request.method} is not allowed on {request.path}."),
+             413: ("request_too_large", "invalid_request_error",
+                   f"The request body is larger than {current_app.config['MAX_BODY_BYTES']} bytes.")}
+    code, kind, message = codes.get(error.code, ("invalid_request_error", "invalid_request_error",
+                                                 error.description or error.name))
+    gateway = GatewayError(error.code or 400, code, message, kind)
+    if not hasattr(g, "request_id"):
+        sent = request.headers.get("X-Request-Id", "")
+        g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+    response = gateway.response(g.request_id)
+    response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+def parse_json_body() -> object:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise GatewayError(400, "invalid_json", "The request body is not valid JSON.") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")

@@ -1,0 +1,121 @@
+"""Relaying an upstream SSE stream to the client as it arrives, then billing what happened.
+
+Outcomes: completed (usage from the provider, or a stated estimate if it sent none), cut by the
+upstream after some content (an error event goes to the client; delivered content is billed on
+usage if known, else on the estimate), cancelled by the client (the upstream is closed at once;
+billed the same way), or failed before any content (the hold is voided: it costs nothing).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import gevent
+from flask import current_app, g
+
+from . import disconnect
+from .providers.adapters import StreamTranslator
+from .providers.sse import DONE, SSEParser, encode_comment, encode_event
+
+
+class Relay:
+    def __init__(self, upstream, stream, public_model: str, include_usage: bool, billing, environ: dict):
+        self.upstream, self.stream, self.billing, self.environ = upstream, stream, billing, environ
+        self.translator = StreamTranslator(stream.route.provider, public_model, include_usage)
+        self.parser = SSEParser()
+        self.cancelled = False
+        self.done = False
+        self.failure: str | None = None
+        self.ttft_ms: int | None = None
+
+    def _client_gone(self) -> None:
+        self.cancelled = True
+        self.stream.close()
+
+    def _error_event(self, message: str) -> bytes:
+        error = {"message": message, "type": "api_error", "code": "provider_request_failed",
+                 "provider": self.stream.route.provider, "request_id": g.request_id}
+        return encode_event({"error": error})
+
+    def _translate(self, data: bytes):
+        # Empty data means the upstream finished: flush a last event that had no blank line after it.
+        events = self.parser.feed(data) if data else self.parser.close()
+        for event in events:
+            if event.kind == "comment":
+                yield encode_comment(event.value or "keep-alive")
+                continue
+            if event.value.strip() == "[DONE]":
+                self.done = True
+                for chunk in self.translator.finish():
+                    yield encode_event(chunk)
+                yield DONE
+                return
+            try:
+                payload = json.loads(event.value)
+            except ValueError:
+                self.failure = "the provider sent a malformed stream event"
+                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+                return
+            if isinstance(payload, dict) and payload.get("error"):
+                detail = payload["error"]
+                message = detail.get("message") if isinstance(detail, dict) else str(detail)
+                self.failure = f"the provider reported an error mid-stream: {message}"[:500]
+                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+                return
+            for chunk in self.translator.feed(payload):
+                if self.ttft_ms is None:
+                    self.ttft_ms = int((time.perf_counter() - g.started) * 1000)
+                yield encode_event(chunk)
+
+    def events(self):
+        watcher = disconnect.watch(self.environ, self._client_gone)
+        try:
+            data = self.stream.first
+            while data and not self.cancelled:
+                for out in self._translate(data):
+                    yield out
+                if self.done or self.failure:
+                    break
+                data = self.upstream.read_next(self.stream)
+            if not (self.done or self.failure or self.cancelled):
+                for out in self._translate(b""):
+                    yield out
+            if not (self.done or self.failure or self.cancelled):
+                self.failure = "the provider closed the stream before it finished"
+                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+        except GeneratorExit:
+            self.cancelled = True
+            raise
+        except gevent.Timeout:
+            if not self.cancelled:
+                self.failure = f"no data from the provider for {self.upstream.idle_timeout:g} s"
+                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+        except Exception as exc:  # noqa: BLE001 (a broken upstream socket surfaces as many exception types)
+            if not self.cancelled:
+                self.failure = f"the connection to the provider broke: {type(exc).__name__}"
+                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+        finally:
+            disconnect.stop(watcher)
+            self.stream.close()
+            self._settle()
+
+    def _settle(self) -> None:
+        translator, route = self.translator, self.stream.route
+        fields = dict(status_code=200, provider=route.provider, upstream_model=route.upstream_model,
+                      upstream_request_id=self.stream.upstream_request_id or translator.upstream_id,
+                      attempts=[a.to_dict() for a in self.stream.attempts], ttft_ms=self.ttft_ms,
+                      cancelled=self.cancelled and not self.done)
+        if self.failure:
+            fields.update(error_code="provider_request_failed", error_message=self.failure)
+        elif fields["cancelled"]:
+            fields.update(error_code="client_cancelled", error_message="the client closed the connection")
+        try:
+            usage = translator.usage
+            if usage is not None:
+                self.billing.capture(usage, False, **fields)
+            elif translator.started:
+                self.billing.capture(self.billing.estimate(translator.content_chars), True, **fields)
+            else:
+                self.billing.void(**fields)
+        except Exception:  # noqa: BLE001 (the hold expires and the sweep releases it)
+            current_app.logger.exception("settling stream %s failed", g.get("request_id"))

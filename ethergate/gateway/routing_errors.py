@@ -1,0 +1,39 @@
+"""Turning the failures of every route tried into the one error the client sees."""
+from __future__ import annotations
+
+from .errors import GatewayError, provider_failed
+from .upstream import AllRoutesFailed
+
+
+def error_for_failures(failed: AllRoutesFailed, model_id: str) -> GatewayError:
+    failures = failed.failures
+    if not failures:
+        detail = "; ".join(failed.skipped) or "no route is configured"
+        return GatewayError(503, "model_not_ready", f"No provider can serve {model_id} right now: {detail}.",
+                            "api_error", "model")
+    last = failures[-1]
+    providers = sorted({f.provider for f in failures})
+    named = ", ".join(providers)
+    if last.kind == "bad_request":
+        return GatewayError(400, last.provider_code or "invalid_request_error",
+                            f"{last.provider} rejected the request: {last.message}", "invalid_request_error",
+                            provider=last.provider)
+    if all(f.kind == "rate_limited" for f in failures):
+        waits = [f.retry_after for f in failures if f.retry_after]
+        wait = min(waits) if waits else 1.0
+        from .context import retry_headers
+        return GatewayError(429, "provider_rate_limited",
+                            f"The upstream provider ({named}) is rate limiting EtherGate for {model_id}. "
+                            f"This is not your key's limit; retry after {max(int(wait), 1)} s.",
+                            "rate_limit_error", provider=last.provider, headers=retry_headers(wait))
+    reasons = "; ".join(f"{f.provider}: {describe(f)}" for f in failures)
+    return provider_failed(f"The upstream provider failed for {model_id} ({reasons}). "
+                           "Retry later; support can trace this request by its ID.", last.provider)
+
+
+def describe(failure) -> str:
+    if failure.kind == "balance":
+        return "the platform's provider account is out of balance (not your credits; operators are notified)"
+    if failure.kind == "auth":
+        return "the platform's provider key was refused (an operator problem, not your key)"
+    return failure.public_message if failure.kind in ("server", "not_found") else failure.message

@@ -1,0 +1,37 @@
+"""Writing request log rows: inside the billing transaction when there is one, alone otherwise."""
+from __future__ import annotations
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from ..database import unit_of_work
+from ..timeutil import utcnow
+from .models import RequestLog
+
+table = RequestLog.__table__
+COLUMNS = {c.name for c in table.columns} - {"id"}
+DEFAULTS = dict(prompt_tokens=0, completion_tokens=0, cached_tokens=0, reasoning_tokens=0, cost_micro=0,
+                estimated=False, cancelled=False, stream=False)
+
+
+def log_values(**fields) -> dict:
+    unknown = set(fields) - COLUMNS
+    if unknown:
+        raise ValueError(f"unknown request log fields: {sorted(unknown)}")
+    values = dict(DEFAULTS)
+    values.update(fields)
+    values.setdefault("created_at", utcnow())
+    if values.get("error_message"):
+        values["error_message"] = values["error_message"][:2000]
+    if values.get("user_agent"):
+        values["user_agent"] = values["user_agent"][:255]
+    return values
+
+
+def insert_log(conn: Connection, values: dict) -> None:
+    conn.execute(insert(table).values(**values))
+
+
+def record_request(values: dict) -> None:
+    with unit_of_work() as conn:
+        insert_log(conn, values)
