@@ -42,6 +42,8 @@ def serve(host: str, port: int) -> None:
     import gevent
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
+    from ethergate.billing.sweeper import start_sweeper
+    start_sweeper(app)
     server.serve_forever()
 
 

@@ -12,10 +12,11 @@ from .accounts import services as accounts
 from .billing import ledger
 from .catalog.sync import CatalogError, sync_catalog
 from .extensions import db
-from .keys.services import KeyError_, issue_key
+from .keys import services as keys
 from .money import AmountError, format_plain, parse_amount
 
 admin = AppGroup("admin", help="Manage users, workspaces, credits and keys.")
+billing = AppGroup("billing", help="Ledger maintenance.")
 catalog = AppGroup("catalog", help="Load the model catalog.")
 
 
@@ -100,11 +101,40 @@ def balance(workspace: str) -> None:
 def create_key(workspace: str, name: str, rpm: int | None) -> None:
     ws = require_workspace(workspace)
     try:
-        issued = issue_key(ws.id, name=name, rpm_limit=rpm)
-        accounts.record_audit("key.created", actor_label="cli", workspace_id=ws.id, target=issued.key.prefix,
-                              details={"name": name, "rpm": rpm})
-        db.session.commit()
-    except KeyError_ as exc:
+        issued = keys.create_key(ws.id, name=name, rpm_limit=rpm, actor="cli")
+    except keys.KeyPolicyError as exc:
+        fail(str(exc))
+    click.echo(issued.plaintext)
+
+
+def require_key(ws, prefix: str):
+    found = [k for k in keys.list_keys(ws.id) if k.prefix == prefix]
+    if len(found) != 1:
+        fail(f"no single key with prefix {prefix!r} in {ws.slug}" if found else f"unknown key {prefix!r}")
+    return found[0]
+
+
+@admin.command("revoke-key")
+@click.argument("workspace")
+@click.argument("prefix")
+def revoke_key(workspace: str, prefix: str) -> None:
+    ws = require_workspace(workspace)
+    try:
+        key = keys.revoke_key(require_key(ws, prefix).id, actor="cli", workspace_id=ws.id)
+    except keys.KeyPolicyError as exc:
+        fail(str(exc))
+    click.echo(key.prefix)
+
+
+@admin.command("rotate-key")
+@click.argument("workspace")
+@click.argument("prefix")
+@click.option("--grace", type=click.IntRange(min=0), default=0, help="Seconds the old key keeps working.")
+def rotate_key(workspace: str, prefix: str, grace: int) -> None:
+    ws = require_workspace(workspace)
+    try:
+        issued = keys.rotate_key(require_key(ws, prefix).id, grace_seconds=grace, actor="cli", workspace_id=ws.id)
+    except keys.KeyPolicyError as exc:
         fail(str(exc))
     click.echo(issued.plaintext)
 
@@ -119,6 +149,13 @@ def catalog_sync(path: str | None) -> None:
     click.echo(report.summary())
 
 
+@billing.command("sweep-holds")
+def sweep_holds() -> None:
+    """Release holds whose request never finished (running servers also do this every 30 s)."""
+    click.echo(f"released {ledger.sweep_expired_holds()} expired holds")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(admin)
+    app.cli.add_command(billing)
     app.cli.add_command(catalog)

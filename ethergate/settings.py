@@ -116,13 +116,19 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["FIRST_BYTE_TIMEOUT"] = parse_seconds(
         "ETHERGATE_FIRST_BYTE_TIMEOUT", get("ETHERGATE_FIRST_BYTE_TIMEOUT") or "60")
     cfg["IDLE_TIMEOUT"] = parse_seconds("ETHERGATE_IDLE_TIMEOUT", get("ETHERGATE_IDLE_TIMEOUT") or "60")
+    cfg["COMPLETE_TIMEOUT"] = parse_seconds(
+        "ETHERGATE_COMPLETE_TIMEOUT", get("ETHERGATE_COMPLETE_TIMEOUT") or "600")
     cfg["HOLD_TTL_SECONDS"] = parse_int(
-        "ETHERGATE_HOLD_TTL_SECONDS", get("ETHERGATE_HOLD_TTL_SECONDS") or "900", minimum=30)
+        "ETHERGATE_HOLD_TTL_SECONDS", get("ETHERGATE_HOLD_TTL_SECONDS") or "900", minimum=5)
+    cfg["SWEEP_INTERVAL_SECONDS"] = parse_seconds(
+        "ETHERGATE_SWEEP_INTERVAL_SECONDS", get("ETHERGATE_SWEEP_INTERVAL_SECONDS") or "30")
     cfg["DEFAULT_RPM"] = parse_int("ETHERGATE_DEFAULT_RPM", get("ETHERGATE_DEFAULT_RPM") or "60", minimum=1)
     cfg["RATE_LIMIT_FAILURE_MODE"] = parse_choice(
         "ETHERGATE_RATE_LIMIT_FAILURE_MODE", get("ETHERGATE_RATE_LIMIT_FAILURE_MODE") or "open", ("open", "closed"))
     cfg["KEY_CACHE_SECONDS"] = parse_seconds(
         "ETHERGATE_KEY_CACHE_SECONDS", get("ETHERGATE_KEY_CACHE_SECONDS") or "2")
+    cfg["SHUTDOWN_GRACE_SECONDS"] = parse_seconds(
+        "ETHERGATE_SHUTDOWN_GRACE_SECONDS", get("ETHERGATE_SHUTDOWN_GRACE_SECONDS") or "30")
     cfg["LOG_LEVEL"] = parse_choice(
         "ETHERGATE_LOG_LEVEL", get("ETHERGATE_LOG_LEVEL") or "info", ("debug", "info", "warning", "error"))
     cfg["METRICS_TOKEN"] = get("ETHERGATE_METRICS_TOKEN")

@@ -8,7 +8,7 @@ import time
 import uuid
 
 from flask import Flask, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..keys.auth import authenticate, touch_last_used
 from ..limits.limiter import LimiterUnavailable, get_limiter
@@ -19,6 +19,8 @@ from .health import HealthBoard
 from .upstream import Upstream
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Only bodies with a surrogate escape can decode to text that UTF-8 cannot encode.
+LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def new_request_id() -> str:
@@ -135,15 +137,42 @@ def api_error_response(error: HTTPException):
         g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
     response = gateway.response(g.request_id)
     response.headers["X-Request-Id"] = g.request_id
+    response.headers["Cache-Control"] = "no-store"
+    # An unknown path or method never reaches the blueprint's hooks, yet it is a /v1 request to log.
+    write_log(status_code=gateway.status, error_code=code, error_message=message)
     return response
 
 
+def read_body() -> bytes:
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # werkzeug answers an oversized Content-Length with 413
+    # werkzeug cuts a chunked body off at the limit without an error, so read one byte past it here.
+    limit = current_app.config["MAX_BODY_BYTES"]
+    stream, parts, size = request.environ["wsgi.input"], [], 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(parts)
+
+
 def parse_json_body() -> object:
-    raw = request.get_data(cache=False)
+    raw = read_body()
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         raise GatewayError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if LONE_SURROGATE.search(raw):
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise GatewayError(400, "invalid_json", "The request body is not valid JSON: it contains an "
+                                                    "unpaired UTF-16 surrogate escape (\\ud800-\\udfff).") from None
+    return body
 
 
 def _reject_constant(name: str):

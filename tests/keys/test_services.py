@@ -204,3 +204,13 @@ def test_list_keys_newest_first_with_revoked_ones(factories, workspace):
     assert [k.name for k in listed] == ["two", "one"]
     assert [k.status(utcnow()) for k in listed] == ["active", "revoked"]
     assert listed[0].id == second.key.id
+
+
+def test_revoking_during_a_grace_period_stops_the_old_key_now(workspace):
+    old = services.create_key(workspace.id)
+    new = services.rotate_key(old.key.id, grace_seconds=3600)
+    assert authenticate(bearer(old.plaintext)) is not None
+    services.revoke_key(old.key.id)
+    assert authenticate(bearer(old.plaintext)) is None
+    assert authenticate(bearer(new.plaintext)) is not None
+    assert audit_actions(workspace.id) == ["key.created", "key.rotated", "key.revoked"]

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from ethergate.limits import Limiter, LimitResult, MemoryLimiter, get_limiter
+from ethergate.limits import LimitResult, MemoryLimiter, get_limiter
 from tests.conftest import ROOT, TEST_SECRET
 
 

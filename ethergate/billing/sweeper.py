@@ -1,0 +1,51 @@
+"""Releasing holds left behind by a crashed process, from inside every running server.
+
+Each instance sweeps on its own; the conditional UPDATE in ledger.sweep_expired_holds makes two
+instances sweeping the same hold harmless (only one resolves it).
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from . import ledger
+
+log = logging.getLogger("ethergate.billing")
+_state: dict = {"released": 0, "runs": 0, "errors": 0}
+
+
+def sweep_once(app: Flask) -> int:
+    with app.app_context():
+        from ..extensions import db
+        try:
+            released = ledger.sweep_expired_holds()
+        except Exception:  # noqa: BLE001 (the next run tries again; never kill the server)
+            _state["errors"] += 1
+            log.exception("hold sweep failed")
+            return 0
+        finally:
+            db.session.remove()
+    _state["runs"] += 1
+    _state["released"] += released
+    if released:
+        log.warning("released %d expired holds", released)
+    return released
+
+
+def start_sweeper(app: Flask):
+    """A background greenlet sweeping every SWEEP_INTERVAL_SECONDS; needs a gevent-patched process."""
+    import gevent
+
+    interval = app.config["SWEEP_INTERVAL_SECONDS"]
+
+    def loop():
+        while True:
+            sweep_once(app)
+            gevent.sleep(interval)
+
+    return gevent.spawn(loop)
+
+
+def sweeper_stats() -> dict:
+    return dict(_state)

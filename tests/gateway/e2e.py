@@ -1,0 +1,106 @@
+"""Shared pieces of the end-to-end gateway tests: server settings, request-log lookups, the ledger invariant.
+
+Test modules import what they use; importing `ledger_invariant` makes it autouse there, so every test
+ends by checking that each workspace's balance equals the sum of its entries and no hold is left pending.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from ethergate.accounts.models import Workspace
+from ethergate.billing import ledger
+from ethergate.extensions import db
+from ethergate.usage.models import RequestLog
+
+ENVELOPE_KEYS = {"message", "type", "code"}
+
+
+def with_env(**env):
+    """Run the test against a live server started with these extra environment variables."""
+    name = ",".join(f"{k.removeprefix('ETHERGATE_').lower()}={v}" for k, v in env.items())
+    return pytest.mark.parametrize("live_server", [env], indirect=True, ids=[name])
+
+
+@pytest.fixture
+def live_server(live_server_factory, request):
+    return live_server_factory(extra_env=getattr(request, "param", None))
+
+
+@pytest.fixture(autouse=True)
+def ledger_invariant(live_app):
+    yield
+    # Streams settle after their last byte, so give a just-closed one a moment to resolve its hold.
+    wait_for(lambda: all(ledger.account_state(w)[1] == 0 for w in workspace_ids()), timeout=5)
+    for workspace_id in workspace_ids():
+        balance, held = ledger.account_state(workspace_id)
+        assert held == 0 and ledger.pending_held(workspace_id) == 0, f"workspace {workspace_id} holds {held}"
+        assert balance == ledger.recompute_balance(workspace_id), f"workspace {workspace_id} ledger drifted"
+
+
+def workspace_ids() -> list[int]:
+    db.session.rollback()  # a fresh snapshot: the live server writes from another process
+    return list(db.session.scalars(select(Workspace.id)))
+
+
+def wait_for(predicate, timeout: float = 3.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        result = predicate()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def log_rows(**filters) -> list[RequestLog]:
+    db.session.rollback()
+    query = select(RequestLog).filter_by(**filters).order_by(RequestLog.id)
+    return list(db.session.scalars(query))
+
+
+def log_row(request_id: str, timeout: float = 3.0) -> RequestLog:
+    """The one request-log row of a request; streams write theirs when they settle, so wait for it."""
+    rows = wait_for(lambda: log_rows(request_id=request_id), timeout=timeout)
+    assert len(rows) == 1, f"expected one log row for {request_id}, got {len(rows)}"
+    return rows[0]
+
+
+def call(server, key: str | None, body=None, *, path: str = "/chat/completions", method: str = "POST",
+         headers: dict | None = None, data: bytes | None = None, timeout: float = 20) -> requests.Response:
+    """A raw HTTP request to the live gateway; `key=None` sends no Authorization header."""
+    sent = dict(headers or {})
+    if key is not None:
+        sent.setdefault("Authorization", f"Bearer {key}")
+    kwargs = {"data": data} if data is not None else ({"json": body} if body is not None else {})
+    return requests.request(method, server.base_url + path, headers=sent, timeout=timeout, **kwargs)
+
+
+def assert_envelope(response: requests.Response, status: int, code: str, *, param: str | None = None,
+                    provider: str | None = None) -> dict:
+    """An OpenAI-style JSON error whose body names the same request ID as the X-Request-Id header."""
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert ENVELOPE_KEYS <= set(error) and error["code"] == code, error
+    assert error["message"] and "<html" not in response.text.lower()
+    assert error["request_id"] == response.headers["X-Request-Id"]
+    if param is not None:
+        assert error["param"] == param, error
+    if provider is not None:
+        assert error["provider"] == provider and response.headers["X-EtherGate-Provider"] == provider
+    return error
+
+
+def say(text: str, **behavior) -> list[dict]:
+    """Messages whose last user turn carries a fake-upstream directive."""
+    import json
+    directive = f" [[fake:{json.dumps(behavior)}]]" if behavior else ""
+    return [{"role": "user", "content": text + directive}]
+
+
+def upstream_models(fake) -> list[str]:
+    return [r["model"] for r in fake.requests() if r["path"].endswith("/chat/completions")]
