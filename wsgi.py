@@ -43,6 +43,8 @@ def serve(host: str, port: int) -> None:
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
     from ethergate.billing.sweeper import start_sweeper
+    from ethergate.observability.logs import configure_logging
+    configure_logging(app)
     start_sweeper(app)
     server.serve_forever()
 

@@ -49,8 +49,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(gateway_bp)
+    app.register_blueprint(__import__("ethergate.integrations", fromlist=["bp"]).bp)
     errors.register(app)
     cli.register(app)
+    from . import observability
+    observability.init_app(app)  # request IDs, access line, /metrics; before the console's hooks
+
+    # Console: languages, pages, then security last (it exempts registered blueprints from CSRF by name).
+    from . import console, i18n, security
+    i18n.init_app(app)
+    console.init_app(app)
+    security.init_app(app)
     return app
 
 

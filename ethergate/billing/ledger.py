@@ -116,6 +116,7 @@ def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: st
             raise
         # Lost a race with a concurrent call carrying the same key: the winner's entry is the answer.
         existing = _entry_by_idempotency_key(db.session.connection(), idempotency_key)
+        db.session.commit()  # end the read at once (see database.py)
         if existing is None:
             raise
         return _replay(existing, workspace_id, kind, amount)
@@ -199,7 +200,6 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = 
         hold = _resolve(conn, hold_id, "captured", cost, now)
         if hold is not None:
             workspace_id, held_delta = hold.workspace_id, -hold.amount_micro
-            _release_key_hold(conn, hold, cost)
             refs.setdefault("api_key_id", hold.api_key_id)
             hold_ref = hold_id
         else:
@@ -212,6 +212,9 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = 
             refs.setdefault("api_key_id", late["api_key_id"])
             refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
         balance_after = _move_balance(conn, workspace_id, -cost, held_delta=held_delta)
+        if hold is not None:
+            # After the account row, as in reserve/void/sweep: one lock order, no deadlock on PostgreSQL.
+            _release_key_hold(conn, hold, cost)
         entry = None
         if cost:
             entry_id = _insert_entry(conn, workspace_id=workspace_id, kind="usage", amount_micro=-cost,

@@ -146,7 +146,7 @@ def _bound_rates(model: ModelInfo, prompt_tokens_bound: int, at: datetime) -> tu
     """The applied prices plus per-token rates that no request within the bound can exceed."""
     applied = prices_for(model, prompt_tokens_bound, at)
     candidates = [applied]
-    if applied.source.startswith("tier"):
+    if _window_for(model, at) is None:
         # A shorter real prompt lands in a lower tier; guard against a catalog whose tiers are not ascending.
         candidates += [_applied(t, "tier") for t in _tiers(model)
                        if t.up_to is not None and t.up_to < prompt_tokens_bound]

@@ -9,6 +9,7 @@ import logging
 
 from flask import Flask
 
+from ..observability.metrics import record_sweep
 from . import ledger
 
 log = logging.getLogger("ethergate.billing")
@@ -22,12 +23,14 @@ def sweep_once(app: Flask) -> int:
             released = ledger.sweep_expired_holds()
         except Exception:  # noqa: BLE001 (the next run tries again; never kill the server)
             _state["errors"] += 1
+            record_sweep(failed=True)
             log.exception("hold sweep failed")
             return 0
         finally:
             db.session.remove()
     _state["runs"] += 1
     _state["released"] += released
+    record_sweep(released=released)
     if released:
         log.warning("released %d expired holds", released)
     return released

@@ -157,7 +157,7 @@ def _why_not_redeemable(conn: Connection, digest: str, workspace_id: int) -> Top
         return UnknownCode()
     if row.redeemed_at is not None:
         return CodeAlreadyRedeemed(by_this_workspace=row.redeemed_workspace_id == workspace_id)
-    return CodeExpired(row.expires_at)
+    return CodeExpired(row.expires_at) if row.expires_at is not None else UnknownCode()
 
 
 def grant(workspace_id: int, amount_micro: int, actor: User, note: str,

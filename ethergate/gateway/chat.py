@@ -74,6 +74,10 @@ def chat_completions():
         billing.void(status_code=error.status, error_code=error.code, error_message=error.message,
                      provider=error.provider, attempts=[a.to_dict() for a in failed.attempts])
         raise error from None
+    except Exception as exc:
+        # Nothing reached the client, so nothing is billed; the hold must not wait for the sweep.
+        billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__)
+        raise
 
     g.provider = answer.route.provider
     headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}

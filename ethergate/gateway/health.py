@@ -16,7 +16,7 @@ class RouteHealth:
     outcomes: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # (ok, latency_ms, at)
     consecutive_failures: int = 0
     open_until: float = 0.0
-    trial_in_flight: bool = False
+    trial_until: float = 0.0  # a half-open trial owns the route until it reports or this passes
     last_error: str | None = None
     last_error_at: float | None = None
 
@@ -54,16 +54,17 @@ class HealthBoard:
         health = self._get((provider, upstream_model))
         if health.open_until == 0.0:
             return True
-        if self._clock() < health.open_until or health.trial_in_flight:
+        now = self._clock()
+        if now < health.open_until or now < health.trial_until:
             return False
-        health.trial_in_flight = True
+        health.trial_until = now + COOL_DOWN_SECONDS
         return True
 
     def record(self, provider: str, upstream_model: str, ok: bool, latency_ms: int, error: str | None = None):
         health = self._get((provider, upstream_model))
         now = self._clock()
         health.outcomes.append((ok, latency_ms, now))
-        health.trial_in_flight = False
+        health.trial_until = 0.0
         if ok:
             health.consecutive_failures = 0
             health.open_until = 0.0

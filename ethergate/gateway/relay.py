@@ -13,6 +13,7 @@ import time
 import gevent
 from flask import current_app, g
 
+from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
 from .providers.adapters import StreamTranslator
 from .providers.sse import DONE, SSEParser, encode_comment, encode_event
@@ -69,6 +70,7 @@ class Relay:
 
     def events(self):
         watcher = disconnect.watch(self.environ, self._client_gone)
+        stream_opened()
         try:
             data = self.stream.first
             while data and not self.cancelled:
@@ -95,6 +97,7 @@ class Relay:
                 self.failure = f"the connection to the provider broke: {type(exc).__name__}"
                 yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
         finally:
+            stream_closed()
             disconnect.stop(watcher)
             self.stream.close()
             self._settle()
@@ -113,7 +116,7 @@ class Relay:
             usage = translator.usage
             if usage is not None:
                 self.billing.capture(usage, False, **fields)
-            elif translator.started:
+            elif translator.content_chars:  # a role-only first chunk delivered nothing worth billing
                 self.billing.capture(self.billing.estimate(translator.content_chars), True, **fields)
             else:
                 self.billing.void(**fields)

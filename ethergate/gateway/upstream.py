@@ -114,16 +114,15 @@ class Upstream:
     def configured(self, provider: str) -> bool:
         return bool(self.keys.get(provider))
 
-    def _routes(self, model: ModelInfo, snapshot: CatalogSnapshot) -> tuple[list[RouteInfo], list[str]]:
-        usable, skipped = [], []
+    def _routes(self, model: ModelInfo, snapshot: CatalogSnapshot, skipped: list[str]) -> Iterator[RouteInfo]:
+        """Routes to try, in order; the breaker is asked only at a route's turn, as asking claims its trial."""
         for route in model.routes:
             if route.provider not in snapshot.providers or not self.configured(route.provider):
                 skipped.append(f"{route.provider}: not configured")
             elif not self.health.allow(route.provider, route.upstream_model):
                 skipped.append(f"{route.provider}/{route.upstream_model}: circuit open after repeated failures")
             else:
-                usable.append(route)
-        return usable, skipped
+                yield route
 
     def _post(self, snapshot, route: RouteInfo, body: dict, stream: bool, timeout: float) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.keys[route.provider]}", "Content-Type": "application/json",
@@ -136,10 +135,10 @@ class Upstream:
             timeout=(self.connect_timeout, timeout))
 
     def _try_routes(self, model: ModelInfo, snapshot: CatalogSnapshot, build_body, stream: bool):
-        routes, skipped = self._routes(model, snapshot)
+        skipped: list[str] = []
         attempts: list[Attempt] = []
         failures: list[UpstreamFailure] = []
-        for route in routes:
+        for route in self._routes(model, snapshot, skipped):
             started = time.perf_counter()
             body = build_body(route)
             timer = gevent.Timeout(self.first_byte_timeout if stream else self.complete_timeout)

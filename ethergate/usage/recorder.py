@@ -1,10 +1,14 @@
-"""Writing request log rows: inside the billing transaction when there is one, alone otherwise."""
+"""Writing request log rows: inside the billing transaction when there is one, alone otherwise.
+
+Every /v1 request's row is built by `log_values`, so the request metrics are counted there, once.
+"""
 from __future__ import annotations
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from ..database import unit_of_work
+from ..observability.metrics import observe_request
 from ..timeutil import utcnow
 from .models import RequestLog
 
@@ -25,6 +29,7 @@ def log_values(**fields) -> dict:
         values["error_message"] = values["error_message"][:2000]
     if values.get("user_agent"):
         values["user_agent"] = values["user_agent"][:255]
+    observe_request(values)
     return values
 
 

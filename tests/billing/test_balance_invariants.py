@@ -21,17 +21,17 @@ from ethergate.timeutil import utcnow
 
 SEED = 20261124
 THREADS, OPS_PER_THREAD, WORKSPACES, CODES = 8, 60, 4, 12
-KEY_CAP = 10_000_000
+KEY_CAP = 4_000_000
 
 
 def setup_world(factories):
     staff_id = factories.user(staff=True).id
     workspaces = []
     for _ in range(WORKSPACES):
-        workspace = factories.workspace(credits="20.00")
+        workspace = factories.workspace(credits="5.00")
         key = factories.key(workspace, monthly_spend_cap_micro=KEY_CAP).key
         workspaces.append((workspace.id, key.id))
-    codes = [topups.create_code(1_000_000 * (n + 1))[1] for n in range(CODES)]
+    codes = [topups.create_code(100_000 * (n + 1))[1] for n in range(CODES)]
     db.session.commit()
     return staff_id, workspaces, codes
 

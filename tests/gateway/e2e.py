@@ -5,6 +5,7 @@ ends by checking that each workspace's balance equals the sum of its entries and
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -35,38 +36,52 @@ def ledger_invariant(live_app):
     yield
     # Streams settle after their last byte, so give a just-closed one a moment to resolve its hold.
     wait_for(lambda: all(ledger.account_state(w)[1] == 0 for w in workspace_ids()), timeout=5)
-    for workspace_id in workspace_ids():
-        balance, held = ledger.account_state(workspace_id)
-        assert held == 0 and ledger.pending_held(workspace_id) == 0, f"workspace {workspace_id} holds {held}"
-        assert balance == ledger.recompute_balance(workspace_id), f"workspace {workspace_id} ledger drifted"
+    for workspace_id in fresh(workspace_ids):
+        balance, held = fresh(lambda: ledger.account_state(workspace_id))
+        assert held == 0 and fresh(lambda: ledger.pending_held(workspace_id)) == 0, f"workspace {workspace_id}"
+        assert balance == fresh(lambda: ledger.recompute_balance(workspace_id)), f"workspace {workspace_id}"
+
+
+def fresh(read):
+    """Run a read and end its transaction at once: SQLite transactions here are BEGIN IMMEDIATE, so one
+    left open by the test would stall every write of the live server."""
+    db.session.rollback()
+    try:
+        return read()
+    finally:
+        db.session.rollback()
 
 
 def workspace_ids() -> list[int]:
-    db.session.rollback()  # a fresh snapshot: the live server writes from another process
     return list(db.session.scalars(select(Workspace.id)))
 
 
 def wait_for(predicate, timeout: float = 3.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:
-        db.session.rollback()
-        result = predicate()
+        result = fresh(predicate)
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
 
 
-def log_rows(**filters) -> list[RequestLog]:
-    db.session.rollback()
-    query = select(RequestLog).filter_by(**filters).order_by(RequestLog.id)
-    return list(db.session.scalars(query))
+def log_rows(**filters) -> list:
+    """Request-log rows as plain rows, which stay readable after the transaction ends."""
+    table = RequestLog.__table__
+    query = select(table).filter_by(**filters).order_by(table.c.id)
+    return fresh(lambda: db.session.execute(query).all())
 
 
-def log_row(request_id: str, timeout: float = 3.0) -> RequestLog:
+def log_row(request_id: str, timeout: float = 3.0):
     """The one request-log row of a request; streams write theirs when they settle, so wait for it."""
     rows = wait_for(lambda: log_rows(request_id=request_id), timeout=timeout)
     assert len(rows) == 1, f"expected one log row for {request_id}, got {len(rows)}"
     return rows[0]
+
+
+def tenant_ids(tenant) -> tuple[int, int]:
+    """(workspace id, key id), read once so later asserts never reopen a transaction."""
+    return fresh(lambda: (tenant.workspace.id, tenant.key.id))
 
 
 def call(server, key: str | None, body=None, *, path: str = "/chat/completions", method: str = "POST",
@@ -95,11 +110,10 @@ def assert_envelope(response: requests.Response, status: int, code: str, *, para
     return error
 
 
-def say(text: str, **behavior) -> list[dict]:
+def say(prompt: str, **behavior) -> list[dict]:
     """Messages whose last user turn carries a fake-upstream directive."""
-    import json
     directive = f" [[fake:{json.dumps(behavior)}]]" if behavior else ""
-    return [{"role": "user", "content": text + directive}]
+    return [{"role": "user", "content": prompt + directive}]
 
 
 def upstream_models(fake) -> list[str]:

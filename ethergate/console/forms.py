@@ -1,0 +1,63 @@
+"""Console forms. Flask-WTF adds the CSRF field; templates render fields with _macros/forms.html."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..accounts.services import MIN_PASSWORD, AccountError, normalize_email
+
+ROLE_CHOICES = [("member", _l("Member")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
+
+
+def role_select_choices() -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in ROLE_CHOICES]
+
+
+def valid_email(_form, field) -> None:
+    # WTForms' Email() needs the email_validator package; the account rules are the ones that matter.
+    try:
+        field.data = normalize_email(field.data or "")
+    except AccountError:
+        raise ValidationError(_l("Enter a valid email address.")) from None
+
+
+def role_label(role: str):
+    return dict(ROLE_CHOICES).get(role, role)
+
+
+class SignupForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[
+        DataRequired(_l("Enter your email address.")), valid_email,
+        Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(_l("Choose a password.")),
+        Length(min=MIN_PASSWORD, max=200,
+               message=_l("Use at least %(count)s characters.", count=MIN_PASSWORD))],
+        description=_l("At least %(count)s characters.", count=MIN_PASSWORD))
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")),
+                                                          Length(max=200)])
+    remember = BooleanField(_l("Keep me signed in on this device"), default=False)
+
+
+class WorkspaceForm(FlaskForm):
+    name = StringField(_l("Workspace name"), validators=[
+        DataRequired(_l("Give the workspace a name.")), Length(max=120)],
+        description=_l("Usually the project or team name. You can rename it later."))
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[
+        DataRequired(_l("Enter an email address.")), valid_email,
+        Length(max=254)])
+    role = SelectField(_l("Role"), choices=role_select_choices(), default="member")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=role_select_choices())

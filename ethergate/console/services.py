@@ -1,0 +1,244 @@
+"""Sign-up, sign-in, workspaces, members and invitations, as the console uses them.
+
+Each function that changes something commits, with its audit row, in one transaction. Member changes
+lock the workspace row first (SELECT ... FOR UPDATE on PostgreSQL; SQLite transactions are already
+exclusive), so two owners demoting each other at once cannot leave a workspace with no owner.
+Errors are MemberError with a message fit to show the user.
+"""
+from __future__ import annotations
+
+from functools import lru_cache, wraps
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..accounts.models import Invitation, Membership, User, Workspace
+from ..accounts.services import (AccountError, check_role, create_user, create_workspace, find_user,
+                                 normalize_email, record_audit)
+from ..extensions import db
+from ..timeutil import utcnow
+from .access import role_at_least
+
+
+class MemberError(AccountError):
+    pass
+
+
+def atomic(service):
+    """Roll the session back when the service fails, so no half-made change or row lock outlives it."""
+    @wraps(service)
+    def wrapper(*args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+    return wrapper
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return generate_password_hash("not-a-password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with this email and password, or None. Unknown emails cost as much time as known ones."""
+    user = find_user(email or "")
+    if user is None:
+        check_password_hash(_decoy_hash(), password or "")
+        return None
+    return user if user.check_password(password or "") else None
+
+
+@atomic
+def sign_up(email: str, password: str) -> User:
+    """Create the user and let them into every workspace that invited their email."""
+    user = create_user(email, password)
+    accept_invitations(user)
+    db.session.commit()
+    return user
+
+
+@atomic
+def record_sign_in(user: User) -> list[Workspace]:
+    """Stamp the sign-in and accept invitations that arrived since; returns the workspaces joined."""
+    user.last_login_at = utcnow()
+    joined = accept_invitations(user)
+    db.session.commit()
+    return joined
+
+
+def accept_invitations(user: User) -> list[Workspace]:
+    """Turn pending invitations for the user's email into memberships (in the caller's transaction)."""
+    joined = []
+    pending = db.session.scalars(select(Invitation).where(
+        Invitation.email == user.email, Invitation.accepted_at.is_(None)).order_by(Invitation.id)).all()
+    for invitation in pending:
+        invitation.accepted_at = utcnow()
+        existing = db.session.scalar(select(Membership).where(
+            Membership.user_id == user.id, Membership.workspace_id == invitation.workspace_id))
+        if existing is not None:
+            continue
+        db.session.add(Membership(user_id=user.id, workspace_id=invitation.workspace_id, role=invitation.role))
+        record_audit("member.joined", actor=user, workspace_id=invitation.workspace_id, target=user.email,
+                     details={"role": invitation.role, "invitation_id": invitation.id})
+        joined.append(db.session.get(Workspace, invitation.workspace_id))
+    db.session.flush()
+    return joined
+
+
+def workspaces_of(user: User) -> list[tuple[Workspace, str]]:
+    """(workspace, role) for every workspace the user belongs to, by name."""
+    rows = db.session.execute(
+        select(Workspace, Membership.role).join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == user.id).order_by(func.lower(Workspace.name), Workspace.id)).all()
+    return [(workspace, role) for workspace, role in rows]
+
+
+@atomic
+def new_workspace(user: User, name: str) -> Workspace:
+    try:
+        workspace = create_workspace(name, user)
+    except AccountError:
+        raise MemberError(_l("A workspace name is 1 to 120 characters.")) from None
+    record_audit("workspace.created", actor=user, workspace_id=workspace.id, target=workspace.slug,
+                 details={"name": workspace.name})
+    db.session.commit()
+    return workspace
+
+
+@atomic
+def rename_workspace(workspace: Workspace, name: str, actor: Membership) -> None:
+    """Owners and admins rename; the slug (and so every URL) stays the same."""
+    _require_manager(actor)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise MemberError(_l("A workspace name is 1 to 120 characters."))
+    if name == workspace.name:
+        return
+    old = workspace.name
+    workspace.name = name
+    record_audit("workspace.renamed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
+                 details={"from": old, "to": name})
+    db.session.commit()
+
+
+def members_of(workspace: Workspace) -> list[Membership]:
+    return db.session.scalars(
+        select(Membership).join(User, User.id == Membership.user_id)
+        .where(Membership.workspace_id == workspace.id).order_by(Membership.created_at, Membership.id)).all()
+
+
+def pending_invitations(workspace: Workspace) -> list[Invitation]:
+    return db.session.scalars(select(Invitation).where(
+        Invitation.workspace_id == workspace.id, Invitation.accepted_at.is_(None))
+        .order_by(Invitation.created_at, Invitation.id)).all()
+
+
+@atomic
+def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> Invitation:
+    """Invite an email with a role; it joins at sign-up, or at the next sign-in if it has an account.
+
+    Inviting an email again updates the pending invitation's role.
+    """
+    _lock(workspace)
+    _require_manager(actor, new_role=check_role(role))
+    email = normalize_email(email)
+    user = find_user(email)
+    if user is not None and _membership_of_user(workspace, user) is not None:
+        raise MemberError(_l("%(email)s is already a member of this workspace.", email=email))
+    invitation = db.session.scalar(select(Invitation).where(
+        Invitation.workspace_id == workspace.id, Invitation.email == email))
+    if invitation is None:
+        invitation = Invitation(workspace_id=workspace.id, email=email, role=role)
+        db.session.add(invitation)
+    invitation.role, invitation.accepted_at = role, None
+    invitation.invited_by_id, invitation.created_at = actor.user_id, utcnow()
+    db.session.flush()
+    record_audit("member.invited", actor=actor.user, workspace_id=workspace.id, target=email,
+                 details={"role": role, "invitation_id": invitation.id})
+    db.session.commit()
+    return invitation
+
+
+@atomic
+def revoke_invitation(workspace: Workspace, invitation_id: int, actor: Membership) -> Invitation:
+    _lock(workspace)
+    invitation = db.session.scalar(select(Invitation).where(
+        Invitation.id == invitation_id, Invitation.workspace_id == workspace.id, Invitation.accepted_at.is_(None)))
+    if invitation is None:
+        raise LookupError(invitation_id)
+    _require_manager(actor, target_role=invitation.role)
+    db.session.delete(invitation)
+    record_audit("invitation.revoked", actor=actor.user, workspace_id=workspace.id, target=invitation.email,
+                 details={"role": invitation.role, "invitation_id": invitation.id})
+    db.session.commit()
+    return invitation
+
+
+def member_in(workspace: Workspace, membership_id: int) -> Membership:
+    """A membership of this workspace by id; LookupError (-> 404) for any other id."""
+    member = db.session.scalar(select(Membership).where(
+        Membership.id == membership_id, Membership.workspace_id == workspace.id))
+    if member is None:
+        raise LookupError(membership_id)
+    return member
+
+
+@atomic
+def change_role(workspace: Workspace, membership_id: int, role: str, actor: Membership) -> Membership:
+    _lock(workspace)
+    target = member_in(workspace, membership_id)
+    _require_manager(actor, target_role=target.role, new_role=check_role(role))
+    if target.role == role:
+        db.session.rollback()  # nothing to change; release the lock
+        return target
+    if target.role == "owner":
+        _keep_an_owner(workspace)
+    old = target.role
+    target.role = role
+    record_audit("member.role_changed", actor=actor.user, workspace_id=workspace.id, target=target.user.email,
+                 details={"from": old, "to": role})
+    db.session.commit()
+    return target
+
+
+@atomic
+def remove_member(workspace: Workspace, membership_id: int, actor: Membership) -> Membership:
+    """Owners and admins remove members; anyone may leave. The last owner can do neither."""
+    _lock(workspace)
+    target = member_in(workspace, membership_id)
+    if target.id != actor.id:
+        _require_manager(actor, target_role=target.role)
+    if target.role == "owner":
+        _keep_an_owner(workspace)
+    email = target.user.email
+    db.session.delete(target)
+    record_audit("member.removed", actor=actor.user, workspace_id=workspace.id, target=email,
+                 details={"role": target.role, "left": target.id == actor.id})
+    db.session.commit()
+    return target
+
+
+def _lock(workspace: Workspace) -> None:
+    db.session.execute(select(Workspace.id).where(Workspace.id == workspace.id).with_for_update())
+
+
+def _membership_of_user(workspace: Workspace, user: User) -> Membership | None:
+    return db.session.scalar(select(Membership).where(
+        Membership.workspace_id == workspace.id, Membership.user_id == user.id))
+
+
+def _require_manager(actor: Membership, target_role: str | None = None, new_role: str | None = None) -> None:
+    if not role_at_least(actor.role, "admin"):
+        raise MemberError(_l("Only owners and admins can manage members."))
+    if "owner" in (target_role, new_role) and actor.role != "owner":
+        raise MemberError(_l("Only an owner can give, change or remove the owner role."))
+
+
+def _keep_an_owner(workspace: Workspace) -> None:
+    owners = db.session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.workspace_id == workspace.id, Membership.role == "owner"))
+    if owners <= 1:
+        raise MemberError(_l("A workspace needs at least one owner. Make someone else an owner first."))

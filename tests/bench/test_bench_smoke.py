@@ -1,0 +1,72 @@
+"""The benchmark harness still runs end to end: short runs, behaviour only, no timing assertions."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report, sse, wrk
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:1/v1/chat/completions
+  2 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.10ms    1.20ms  20.00ms   90.00%
+  Latency Distribution
+     50%    2.90ms
+     75%    3.40ms
+     90%    4.10ms
+     99%   12.00ms
+  2400 requests in 2.00s, 1.90MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   1200.00
+BENCH requests=2400 duration_us=2000000 connect=0 read=0 write=0 status=3 timeout=0 \
+p50_us=2900 p90_us=4100 p99_us=12000 p999_us=19000 mean_us=3100.0 max_us=20000
+"""
+
+
+def test_wrk_output_parses_percentiles_and_errors():
+    result = wrk.parse_output(WRK_OUTPUT, connections=4, threads=2)
+    assert (result.requests, result.rps, result.p50_ms, result.p99_ms) == (2400, 1200.0, 2.9, 12.0)
+    assert result.non_2xx == 3 and result.errors["status"] == 3
+
+
+def test_chunked_sse_decoder_handles_split_chunks():
+    body = b'data: {"content":"w0 "}\n\n'
+    wire = b"%x\r\n%s\r\n" % (len(body), body) + b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"
+    decoder = sse.ChunkedEvents()
+    events = [event for i in range(0, len(wire), 7) for event in decoder.feed(wire[i:i + 7])]
+    assert events == [b'{"content":"w0 "}', b"[DONE]"] and decoder.finished
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/install-system-deps.sh bench)")
+def test_quick_run_completes_without_errors(tmp_path):
+    output = tmp_path / "latest.json"
+    upstream = "nginx" if shutil.which("nginx") or Path("/usr/sbin/nginx").exists() else "gevent"
+    command = [sys.executable, "-m", "bench.run", "--quick", "--scenarios", "nonstream,stream,capacity",
+               "--duration", "2", "--connections", "4", "--streams", "10", "--capacity-streams", "20",
+               "--json-upstream", upstream, "--wait-quiet", "0", "--output", str(output)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(output.read_text())
+
+    assert {"machine", "versions", "command", "plan", "upstream", "single", "targets"} <= results.keys()
+    assert results["error"] is None
+    assert results["upstream"]["nonstream"]["kind"] == upstream
+    for run in (results["upstream"]["nonstream"]["c32"], results["single"]["c32"], results["single"]["c1"]):
+        assert run["requests"] > 0 and run["error_count"] == 0 and run["non_2xx"] == 0
+    assert results["single"]["c32"]["connections"] == 4
+    stream = results["single"]["stream"]
+    assert stream["ok"] == 10 and stream["errors"] == 0 and stream["gap_ms"]["samples"] > 0
+    capacity = results["single"]["capacity"]
+    assert capacity["errors"] == 0 and capacity["max_open"] > 0 and capacity["rss_peak_kb"] > 0
+    names = {row["name"] for row in results["targets"]}
+    assert len(names) == len(report.judge(results)) == 7
+    assert "non-streamed throughput, c32, 1 process, SQLite" in names
+    assert "EtherGate benchmark" in done.stdout

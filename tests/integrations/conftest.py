@@ -1,0 +1,121 @@
+"""Installer fixtures: a gateway whose console serves scripts pointing at it, tool homes, a runner."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_PATH = ROOT / "ethergate" / "integrations" / "scripts" / "ethergate_provider.py"
+INSTALL_URL = "/console/skills/ethergate-provider/install"
+
+
+def load_engine():
+    spec = importlib.util.spec_from_file_location("ethergate_provider_engine", ENGINE_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def engine_module():
+    return load_engine()
+
+
+@dataclass
+class Gateway:
+    api: object          # the live server the scripts talk to
+    console: object      # a second live server whose PUBLIC_BASE_URL is the first one's
+    factories: object
+
+    def new_key(self, workspace) -> str:
+        return self.factories.key(workspace, rpm_limit=1000).plaintext
+
+    def models(self, key: str) -> list[dict]:
+        response = requests.get(self.api.base_url + "/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()["data"]
+
+
+@pytest.fixture
+def gateway(live_server_factory, live_factories):
+    api = live_server_factory()
+    # The live server picks its port when it starts, so the server that serves the scripts is a
+    # second process on the same database, told the first one's URL as its public URL.
+    console = live_server_factory({"ETHERGATE_PUBLIC_BASE_URL": api.url})
+    return Gateway(api, console, live_factories)
+
+
+@pytest.fixture
+def tenant(gateway):
+    return gateway.factories.tenant(credits="100.00", rpm_limit=1000)
+
+
+class Installer:
+    """The served install.sh, run for real with bash, HOME pointed at a scratch directory."""
+
+    def __init__(self, gateway: Gateway, tmp_path: Path):
+        self.gateway = gateway
+        self.script = tmp_path / "install.sh"
+        response = requests.get(gateway.console.url + INSTALL_URL + ".sh", timeout=10)
+        response.raise_for_status()
+        self.script.write_text(response.text)
+        self.user_home = tmp_path / "user"
+        self.user_home.mkdir()
+        self.python = sys.executable
+
+    def env(self, **extra) -> dict:
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.user_home), "LANG": "C.UTF-8",
+               "ETHERGATE_PYTHON": self.python, "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
+        env.update({k: v for k, v in extra.items() if v is not None})
+        return env
+
+    def run(self, *args: str, prefix: tuple[str, ...] = (), **env) -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, "bash", str(self.script), *args], env=self.env(**env),
+                              capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def installer(gateway, tmp_path):
+    return Installer(gateway, tmp_path)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def backups(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.bak-*"))
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture(scope="session")
+def tool_venv(tmp_path_factory):
+    """A throwaway venv holding hermes-agent (and so PyYAML), never the project's own venv."""
+    where = tmp_path_factory.mktemp("hermes-venv")
+    venv.EnvBuilder(with_pip=True).create(where)
+    python = where / "bin" / "python"
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "hermes-agent"],
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.skip("hermes-agent could not be installed from PyPI here: " + result.stderr.strip()[-300:])
+    return where
+
+
+def yaml_load(tool_venv: Path, path: Path):
+    """Parse YAML with PyYAML from the throwaway venv (the project venv does not carry it)."""
+    code = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))"
+    out = subprocess.run([str(tool_venv / "bin" / "python"), "-c", code, str(path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
