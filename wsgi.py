@@ -21,6 +21,9 @@ except ConfigError as exc:
 def serve(host: str, port: int) -> None:
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
+    idle: set = set()  # handlers waiting for the next request on a keep-alive connection
+    draining: list = []
+
     class NoDelayHandler(WSGIHandler):
         def __init__(self, sock, address, server, rfile=None):
             # Without TCP_NODELAY, keep-alive responses stall ~40 ms on Nagle + delayed ACK.
@@ -32,11 +35,31 @@ def serve(host: str, port: int) -> None:
             environ["ethergate.client_socket"] = self.socket  # lets a stream notice a vanished client
             return environ
 
-    server = WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, error_log=sys.stderr)
+        def read_requestline(self):
+            # While draining, a connection between requests is closed rather than kept for another one.
+            if draining:
+                return ""
+            idle.add(self)
+            try:
+                return super().read_requestline()
+            finally:
+                idle.discard(self)
+
+    from gevent.pool import Pool
+
+    # stop() waits for in-flight requests (streams) only when handlers run in a pool; unbounded like before.
+    server = WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, error_log=sys.stderr,
+                        spawn=Pool())
     server.init_socket()
     print(f"ethergate listening on http://{host}:{server.server_port}", flush=True)
 
     def stop(*_):
+        draining.append(True)
+        for handler in list(idle):
+            try:
+                handler.socket.shutdown(socket.SHUT_RD)  # wakes its read with EOF
+            except (AttributeError, OSError):
+                pass
         server.stop(timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
 
     import gevent
@@ -46,7 +69,8 @@ def serve(host: str, port: int) -> None:
     from ethergate.observability.logs import configure_logging
     configure_logging(app)
     start_sweeper(app)
-    server.serve_forever()
+    # serve_forever stops the server again on its way out, killing handlers after stop_timeout (1 s by default).
+    server.serve_forever(stop_timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
 
 
 if __name__ == "__main__":

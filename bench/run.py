@@ -112,15 +112,19 @@ class Bench:
     # -- scenarios ------------------------------------------------------------------------------------
     def start_upstreams(self, choice: str, need_json: bool, need_sse: bool) -> None:
         self.json_upstream = self.sse_upstream = None
-        if need_json:
-            binary = None if choice == "gevent" else upstreams.nginx_binary(install=choice in ("auto", "nginx"))
+        if need_json and choice != "gevent":
+            try:
+                binary = upstreams.nginx_binary(install=True)
+            except (OSError, subprocess.SubprocessError) as exc:
+                if choice == "nginx":
+                    raise
+                binary = None
+                self.warn(f"nginx could not be installed ({exc}): the gevent upstream serves JSON answers instead")
             if binary:
                 self.results["versions"]["nginx"] = upstreams.nginx_version(binary)
                 self.json_upstream = upstreams.start_nginx(self.workdir, binary)
-            else:
-                self.warn("nginx unavailable: the gevent upstream serves JSON answers and may cap throughput")
-            self.stack.callback(lambda: self.json_upstream and self.json_upstream.stop())
-        if need_sse or self.json_upstream is None:
+                self.stack.callback(self.json_upstream.stop)
+        if need_sse or (need_json and self.json_upstream is None):
             self.sse_upstream = upstreams.start_sse(self.workdir, self.plan.stream_chunks, self.plan.stream_gap_ms)
             self.stack.callback(self.sse_upstream.stop)
         if self.json_upstream is None and need_json:
@@ -311,8 +315,12 @@ def main(argv=None) -> int:
                "scenarios": sorted(scenarios), "plan": plan.__dict__, "machine": machine.machine(),
                "versions": machine.versions({"wrk": wrk.wrk_version()}), "open_files_limit": open_files}
     need = plan.capacity_streams * 2 + 1000
+    low, high = (int(p) for p in results["machine"]["ephemeral_ports"])
     if "capacity" in scenarios and open_files < need:
         results.setdefault("warnings", []).append(f"open-file limit {open_files} is below the {need} the capacity run needs")
+    if "capacity" in scenarios and high - low + 1 < need:
+        # Each held stream uses two loopback connections from this range: client->gateway and gateway->upstream.
+        results.setdefault("warnings", []).append(f"only {high - low + 1} ephemeral ports for {need} connections")
     if wrk.wrk_binary() is None and scenarios & {"nonstream", "multi", "litellm"}:
         print("bench: wrk is not installed: run scripts/install-system-deps.sh bench", file=sys.stderr)
         return 2

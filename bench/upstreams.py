@@ -60,6 +60,7 @@ class Upstream:
 
 
 def nginx_binary(install: bool) -> str | None:
+    """The nginx executable; with install, bench/install-nginx.sh adds Debian's package when it is missing."""
     found = shutil.which("nginx") or (Path("/usr/sbin/nginx").is_file() and "/usr/sbin/nginx") or None
     if found is None and install:
         subprocess.run(["bash", str(INSTALL_NGINX)], check=True, timeout=900)
@@ -93,4 +94,4 @@ def start_sse(workdir: Path, chunks: int = 8, gap_ms: int = 5) -> Upstream:
     except ChildFailed:
         child.stop()
         raise
-    return Upstream("gevent-sse", child, url)
+    return Upstream("gevent", child, url)

@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(status.bp)
     app.register_blueprint(gateway_bp)
     app.register_blueprint(__import__("ethergate.integrations", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("ethergate.billing.webhooks", fromlist=["bp"]).bp)
     errors.register(app)
     cli.register(app)
     from . import observability

@@ -4,16 +4,21 @@ Each command exits 0 on success and non-zero with one line on stderr on any erro
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from .accounts import services as accounts
-from .billing import ledger
+from .billing import ledger, topups
+from .billing.models import LedgerEntry
 from .catalog.sync import CatalogError, sync_catalog
 from .extensions import db
 from .keys import services as keys
 from .money import AmountError, format_plain, parse_amount
+from .timeutil import utcnow
 
 admin = AppGroup("admin", help="Manage users, workspaces, credits and keys.")
 billing = AppGroup("billing", help="Ledger maintenance.")
@@ -70,20 +75,102 @@ def create_workspace(name: str, owner: str) -> None:
 @click.option("--idempotency-key", default=None, help="Make a retried grant a no-op.")
 def grant_credits(workspace: str, amount: str, note: str | None, idempotency_key: str | None) -> None:
     ws = require_workspace(workspace)
+    entry = post_staff_entry(ws, "grant", amount_argument(amount), note, idempotency_key)
+    click.echo(format_plain(entry.balance_after))
+
+
+# A negative AMOUNT such as -5 would otherwise be parsed as an unknown option.
+@admin.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("workspace")
+@click.argument("amount")
+@click.option("--note", required=True, help="Why the balance is corrected (kept on the entry).")
+@click.option("--idempotency-key", default=None, help="Make a retried adjustment a no-op.")
+def adjust(workspace: str, amount: str, note: str, idempotency_key: str | None) -> None:
+    """Correct a balance by a signed AMOUNT; a debit never takes the available balance below zero."""
+    ws = require_workspace(workspace)
+    note = note.strip()
+    if not note:
+        fail("an adjustment needs a note saying why")
+    entry = post_staff_entry(ws, "adjustment", amount_argument(amount, allow_negative=True), note, idempotency_key)
+    click.echo(format_plain(entry.balance_after))
+
+
+def amount_argument(text: str, allow_negative: bool = False) -> int:
     try:
-        micro = parse_amount(amount)
+        return parse_amount(text, allow_negative=allow_negative)
     except AmountError as exc:
         fail(str(exc))
-    key = f"cli-grant:{ws.id}:{idempotency_key}" if idempotency_key else None
+
+
+def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_key: str | None):
+    """A grant or adjustment made from the CLI: the ledger entry, then its audit row (not on a replay)."""
+    key = f"cli-{kind}:{ws.id}:{idempotency_key}" if idempotency_key else None
     try:
-        entry = ledger.post_entry(ws.id, micro, "grant", note=note, actor_label="cli", idempotency_key=key)
+        entry = ledger.post_entry(ws.id, micro, kind, note=note, actor_label="cli", idempotency_key=key)
+    except ledger.InsufficientCredits as short:
+        fail(f"{ws.slug} has {format_plain(short.available)} available; a debit of "
+             f"{format_plain(short.needed)} would take it below zero")
     except ledger.LedgerError as exc:
         fail(str(exc))
     if not entry.replayed:
-        accounts.record_audit("credits.granted", actor_label="cli", workspace_id=ws.id, target=ws.slug,
-                              details={"amount_micro": micro, "note": note})
+        accounts.record_audit(f"credits.{kind}", actor_label="cli", workspace_id=ws.id, target=ws.slug,
+                              details={"amount_micro": micro, "note": note, "entry_id": entry.id})
         db.session.commit()
+    return entry
+
+
+@admin.command("create-code")
+@click.argument("amount")
+@click.option("--note", default=None, help="What the code is for (shown to staff, not to the redeemer).")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None, help="Days until the code expires.")
+def create_code(amount: str, note: str | None, expires_in_days: int | None) -> None:
+    """Print a new redemption code; it is shown this once and only its digest is stored."""
+    micro = amount_argument(amount)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        _code, plaintext = topups.create_code(micro, note=note, expires_at=expires_at)
+    except topups.TopupError as exc:
+        fail(str(exc))
+    click.echo(plaintext)
+
+
+@admin.command("redeem-code")
+@click.argument("workspace")
+@click.argument("code")
+def redeem_code(workspace: str, code: str) -> None:
+    """Credit a redemption code to a workspace and print its new balance."""
+    ws = require_workspace(workspace)
+    try:
+        entry = topups.redeem_code(ws.id, code)
+    except topups.TopupError as exc:
+        fail(str(exc))
     click.echo(format_plain(entry.balance_after))
+
+
+LEDGER_COLUMNS = ("id", "created_at", "kind", "amount", "balance_after", "request_id", "hold_id", "model",
+                  "reference", "actor", "note")
+
+
+@admin.command("ledger")
+@click.argument("workspace")
+@click.option("--limit", type=click.IntRange(min=1), default=20, help="How many entries, newest first.")
+def ledger_entries(workspace: str, limit: int) -> None:
+    """Print a workspace's most recent ledger entries as tab-separated values, with a header line."""
+    ws = require_workspace(workspace)
+    rows = db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == ws.id)
+                              .order_by(LedgerEntry.id.desc()).limit(limit)).all()
+    db.session.commit()  # end the read at once (see database.py)
+    click.echo("\t".join(LEDGER_COLUMNS))
+    for entry in rows:
+        fields = (entry.id, entry.created_at.isoformat(timespec="seconds"), entry.kind,
+                  format_plain(entry.amount_micro), format_plain(entry.balance_after_micro), entry.request_id,
+                  entry.hold_id, entry.model_id, entry.reference, entry.actor_label, entry.note)
+        click.echo("\t".join(tsv_field(value) for value in fields))
+
+
+def tsv_field(value) -> str:
+    # A note may hold tabs or line breaks, which would shift every later column.
+    return "" if value is None else " ".join(str(value).split())
 
 
 @admin.command("balance")

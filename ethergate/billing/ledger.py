@@ -79,7 +79,11 @@ def _insert_entry(conn: Connection, **values) -> int:
 def account_state(workspace_id: int, conn: Connection | None = None) -> tuple[int, int]:
     """(balance, held) in micro-units."""
     query = select(accounts.c.balance_micro, accounts.c.held_micro).where(accounts.c.workspace_id == workspace_id)
-    row = (conn or db.session.connection()).execute(query).first()
+    if conn is None:
+        with unit_of_work() as own:  # a standalone read must not leave its transaction open
+            row = own.execute(query).first()
+    else:
+        row = conn.execute(query).first()
     if row is None:
         raise LedgerError(f"workspace {workspace_id} has no credit account")
     return int(row[0]), int(row[1])

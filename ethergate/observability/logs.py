@@ -138,6 +138,7 @@ def configure_logging(app: Flask, stream=None) -> logging.Handler:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(LEVELS[app.config.get("LOG_LEVEL") or "info"])
+    logging.captureWarnings(True)  # Python's warnings would otherwise be the only plain-text lines
     # Flask's own stderr handler would print every app.logger line a second time, unformatted.
     app.logger.removeHandler(default_handler)
     return handler

@@ -37,14 +37,18 @@ class BrowserClient(FlaskClient):
     The `app` fixture keeps an app context open for the whole test; without a fresh one per request,
     `g` (and with it Flask-Login's cached user and g.workspace) would leak from one request into the
     next. Before each request the test's own session is committed, so a read the test made does not
-    hold SQLite's write lock while the request runs.
+    hold SQLite's write lock while the request runs; afterwards its objects are expired, so the test
+    sees what the request wrote (the app's sessions do not expire on commit).
     """
 
     def open(self, *args, **kwargs):
         from ethergate.extensions import db
         db.session.commit()
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+        try:
+            with self.application.app_context():
+                return super().open(*args, **kwargs)
+        finally:
+            db.session.expire_all()
 
     def csrf_token(self, page: str = "/") -> str:
         """The token a browser showing `page` would send."""

@@ -103,6 +103,9 @@ def test_bad_input_maps_to_400_404_413(live_server, client, tenant, fake_upstrea
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="acme/no-such-model", messages=HELLO)
     assert caught.value.code == "model_not_found" and caught.value.request_id
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=MODEL, messages=say("x" * 70_000))
+    assert caught.value.status_code == 413 and caught.value.code == "request_too_large" and caught.value.request_id
     assert fake_upstream.requests() == []
 
 

@@ -42,8 +42,10 @@ def test_usage_is_always_asked_upstream_but_returned_only_on_request(client, fak
 
 def test_keep_alive_comments_are_harmless(live_server, tenant, client):
     body = {"model": MODEL, "messages": say("hi", keepalive=True), "stream": True}
-    with call(live_server, tenant.plaintext, body) as response:
+    with call(live_server, tenant.plaintext, body, headers={"X-Request-Id": "keepalive-1"}) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["X-Request-Id"] == "keepalive-1"
+        assert response.headers["X-EtherGate-Provider"] == "qwen" and response.headers["X-RateLimit-Limit"]
         lines = sse_lines(response)
     assert lines.count(": keep-alive") >= 3 and lines[-1] == "data: [DONE]"
     chunks = list(client.chat.completions.create(model=MODEL, messages=say("hi", keepalive=True), stream=True))

@@ -46,8 +46,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(live_server_factory, live_factories):
-    api = live_server_factory()
+def gateway(live_server, live_server_factory, live_factories):
+    api = live_server
     # The live server picks its port when it starts, so the server that serves the scripts is a
     # second process on the same database, told the first one's URL as its public URL.
     console = live_server_factory({"ETHERGATE_PUBLIC_BASE_URL": api.url})

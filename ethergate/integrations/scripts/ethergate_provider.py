@@ -715,6 +715,8 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise Abort(EXIT_CONFIG, "parse_error", path=path, detail=getattr(error, "strerror", None) or error) from None
 
 
 def _parse_json5_file(path: Path, text: str) -> tuple[dict, bool]:
