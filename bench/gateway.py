@@ -1,4 +1,4 @@
-"""Preparing and starting the gateway under test exactly as an operator would: the real CLI, then wsgi.py or gunicorn."""
+"""Preparing and starting the gateway under test as an operator would: the real CLI, then wsgi.py or gunicorn."""
 from __future__ import annotations
 
 import json
@@ -97,7 +97,8 @@ def gunicorn_argv(port: int, workers: int) -> list[str]:
         argv += ["-c", "gunicorn.conf.py"]
     else:
         argv += ["-k", "gevent"]
-    return argv + ["-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    # The control socket's default path is shared by every gunicorn on the machine, a test run's included.
+    return argv + ["--no-control-socket", "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
 
 
 def start_gunicorn(workdir: Path, tenant: Tenant, upstream_base_url: str, redis_url: str, workers: int,

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .child import Child, ChildFailed, environ, free_port, wait_for_port
+from .child import Child, ChildFailed, child_pids, environ, free_port, wait_for_port
 from .payloads import PROVIDER_KEY, UPSTREAM_MODEL, chat_request
 
 BENCH = Path(__file__).resolve().parent
@@ -82,8 +82,10 @@ def measure(bench, install_missing: bool) -> dict:
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     check_answer(url)
     script = bench.script("litellm", chat_request(UPSTREAM_MODEL), MASTER_KEY)
+    pids = [child.pid, *child_pids(child.pid)]
+    conc = bench.plan.connections
     entry = {"version": version(), "workers": 1,
-             "c32": bench.load("LiteLLM c32", url, script, bench.plan.connections),
-             "c1": bench.load("LiteLLM c1", url, script, 1)}
+             "c32": bench.load(f"LiteLLM c{conc}", url, script, conc, server_pids=pids),
+             "c1": bench.load("LiteLLM c1", url, script, 1, server_pids=pids)}
     child.stop()
     return entry

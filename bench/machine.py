@@ -82,6 +82,16 @@ def _own_ticks(roots: tuple[int, ...]) -> int:
     return sum(ticks.get(pid, 0) for pid in mine) + round((reaped.children_user + reaped.children_system) * CLOCK_TICKS)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
 class CpuMeter:
     """Share of the machine's CPU used by processes the benchmark did not start, over one measured span."""
 

@@ -73,7 +73,8 @@ def summarize(raw: str, top: int = 15) -> dict:
             inclusive[label] += samples
 
     def table(counter: Counter) -> list[dict]:
-        return [{"frame": label, "samples": n, "pct": round(100 * n / total, 1)} for label, n in counter.most_common(top)]
+        return [{"frame": label, "samples": n, "pct": round(100 * n / total, 1)}
+                for label, n in counter.most_common(top)]
 
     return {"samples": total, "top_own": table(own), "top_inclusive_ethergate": table(inclusive),
             "own_by_library": table(areas)}

@@ -72,6 +72,10 @@ def info(results: dict) -> list[tuple[str, object]]:
     direct = _get(results, "upstream", "nonstream", "c32", "rps")
     if direct is not None:
         lines.append((f"upstream alone ({_get(results, 'upstream', 'nonstream', 'kind')}), c32", f"{direct} req/s"))
+    cpu = _get(results, "single", "c32", "server_cpu_ms_per_request")
+    if cpu:
+        lines.append(("gateway CPU per request, c32 (1 process, SQLite)",
+                      f"{cpu} ms, so at most ~{round(1000 / cpu)} req/s with one core to itself"))
     for pct in ("p50_ms", "p99_ms"):
         added = _added(results, "single", "c32", pct)
         if added is not None:
@@ -108,13 +112,14 @@ def _fmt(value) -> str:
 def measurements_table(results: dict) -> list[list[str]]:
     runs = [("upstream direct", ("upstream", "nonstream")), ("gateway 1 proc SQLite", ("single",)),
             ("gunicorn 2w PostgreSQL", ("multi",)), ("1 proc PostgreSQL", ("multi",)), ("LiteLLM", ("litellm",))]
-    table = [["non-streamed", "conc", "req/s", "p50 ms", "p99 ms", "errors"]]
+    table = [["non-streamed", "conc", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"]]
     for label, path in runs:
         for run in ("c1", "c32") if label != "1 proc PostgreSQL" else ("single_c32",):
             data = _get(results, *path, run)
             if data:
                 table.append([label, str(data["connections"]), _fmt(data["rps"]), _fmt(data["p50_ms"]),
-                              _fmt(data["p99_ms"]), str(data["error_count"] + data.get("non_2xx", 0))])
+                              _fmt(data["p99_ms"]), str(data["error_count"] + data.get("non_2xx", 0)),
+                              _fmt(data.get("server_cpu_ms_per_request"))])
     return table
 
 

@@ -41,7 +41,8 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_sqlite(db.engine)
 
-    from . import cli, errors, health
+    from . import cli, errors, health, integrations
+    from .billing import webhooks
     from .gateway import bp as gateway_bp
     from .gateway import chat, context, models_api  # noqa: F401  (routes and hooks on the /v1 blueprint)
     from .gateway import status
@@ -49,8 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(gateway_bp)
-    app.register_blueprint(__import__("ethergate.integrations", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("ethergate.billing.webhooks", fromlist=["bp"]).bp)
+    app.register_blueprint(integrations.bp)
+    app.register_blueprint(webhooks.bp)
     errors.register(app)
     cli.register(app)
     from . import observability

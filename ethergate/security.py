@@ -63,6 +63,8 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_NAME"] = "ethergate_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])

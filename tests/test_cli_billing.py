@@ -114,7 +114,7 @@ def test_ledger_lists_recent_entries_newest_first_as_tsv(flask_cli, slug):
     (("admin", "adjust", "no-such-ws", "1", "--note", "x"), "unknown workspace"),
     (("admin", "ledger", "no-such-ws"), "unknown workspace"),
     (("admin", "create-code", "0"), "must not be zero"),
-    (("admin", "create-code", "-3"), "must be positive"),
+    (("admin", "create-code", "--", "-3"), "must be positive"),
     (("admin", "create-code", "1", "--expires-in-days", "0"), "--expires-in-days"),
     (("admin", "ledger", "x", "--limit", "0"), "--limit"),
 ])

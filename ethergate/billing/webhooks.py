@@ -18,8 +18,8 @@ log = logging.getLogger("ethergate.billing")
 bp = Blueprint("billing_webhooks", __name__)
 
 
-def _error(status: int, code: str, message: str):
-    return jsonify(error={"message": message, "type": "invalid_request_error", "code": code}), status
+def _error(status: int, code: str, message: str, kind: str = "invalid_request_error"):
+    return jsonify(error={"message": message, "type": kind, "code": code}), status
 
 
 @bp.post("/billing/stripe/webhook")
@@ -35,7 +35,8 @@ def stripe_webhook():
         return _error(400, "invalid_webhook", str(exc))
     except Exception:  # noqa: BLE001 (a 5xx makes Stripe retry; 503 says "try again", not "bug")
         log.exception("stripe webhook could not be processed")
-        return _error(503, "webhook_processing_failed", "The event could not be processed now; it will be retried.")
+        return _error(503, "webhook_processing_failed", "The event could not be processed now; it will be retried.",
+                      "api_error")
     if result.credited:
         log.info("stripe event %s credited workspace %s", result.event_id, result.workspace_id)
     return jsonify(received=True, event_id=result.event_id, duplicate=result.duplicate,

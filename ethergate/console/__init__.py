@@ -14,7 +14,8 @@ Building a console page on top of this (keys, credits, usage, ...):
 * forms are Flask-WTF forms rendered with templates/_macros/forms.html; CSRF is automatic;
 * strings are marked for translation (see ethergate.i18n); money uses the `money` template filter;
 * the nav entry is in `nav.CONSOLE_NAV` and appears once the endpoint exists;
-* tests use the `client`, `auth` and `csrf` fixtures of tests/console/conftest.py.
+* tests use the fixtures of tests/console/conftest.py: `client` (its `submit()` and `htmx_post()`
+  send the CSRF token read from a page), `auth` (signup/login/logout), `owner`, `join`.
 """
 from __future__ import annotations
 
@@ -31,14 +32,10 @@ htmx_extension = Htmx()
 
 
 def init_app(app: Flask) -> None:
-    from flask_babel import lazy_gettext as _l
-
     from . import auth, dashboard, members, site, workspaces  # noqa: F401  (routes)
 
     htmx_extension.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = _l("Sign in to continue.")
-    login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)

@@ -69,12 +69,14 @@ def signup():
             form.email.errors.append(_("An account with this email already exists. Sign in instead."))
         else:
             try:
-                user = sign_up(form.email.data, form.password.data)
+                user, joined = sign_up(form.email.data, form.password.data)
             except (AccountError, IntegrityError):
                 form.email.errors.append(_("An account with this email already exists. Sign in instead."))
             else:
                 start_session(user)
                 flash(_("Welcome to EtherGate. Your account is ready."), "success")
+                for workspace in joined:
+                    flash(_("You joined %(name)s.", name=workspace.name), "success")
                 return htmx.redirect(url_for("console.index"))
     return render("auth/signup.html", status=422 if form.errors else 200, form=form)
 

@@ -48,8 +48,7 @@ class LoginForm(FlaskForm):
 
 class WorkspaceForm(FlaskForm):
     name = StringField(_l("Workspace name"), validators=[
-        DataRequired(_l("Give the workspace a name.")), Length(max=120)],
-        description=_l("Usually the project or team name. You can rename it later."))
+        DataRequired(_l("Give the workspace a name.")), Length(max=120)])
 
 
 class InviteForm(FlaskForm):

@@ -45,6 +45,7 @@ def _decoy_hash() -> str:
 def authenticate(email: str, password: str) -> User | None:
     """The user with this email and password, or None. Unknown emails cost as much time as known ones."""
     user = find_user(email or "")
+    db.session.commit()  # end the read before hashing: on SQLite an open transaction holds the write lock
     if user is None:
         check_password_hash(_decoy_hash(), password or "")
         return None
@@ -52,12 +53,12 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 @atomic
-def sign_up(email: str, password: str) -> User:
-    """Create the user and let them into every workspace that invited their email."""
+def sign_up(email: str, password: str) -> tuple[User, list[Workspace]]:
+    """Create the user and let them into every workspace that invited their email; returns both."""
     user = create_user(email, password)
-    accept_invitations(user)
+    joined = accept_invitations(user)
     db.session.commit()
-    return user
+    return user, joined
 
 
 @atomic

@@ -17,7 +17,9 @@ client = OpenAI(
 )
 completion = client.chat.completions.create(
     model="{model}",
-    messages=[{{"role": "user", "content": "Write a concise launch checklist"}}],
+    messages=[
+        {{"role": "user", "content": "Write a launch checklist"}},
+    ],
 )
 print(completion.choices[0].message.content)
 '''
@@ -30,7 +32,9 @@ const client = new OpenAI({{
 }});
 const completion = await client.chat.completions.create({{
   model: "{model}",
-  messages: [{{ role: "user", content: "Write a concise launch checklist" }}],
+  messages: [
+    {{ role: "user", content: "Write a launch checklist" }},
+  ],
 }});
 console.log(completion.choices[0]?.message?.content);
 '''
@@ -40,7 +44,9 @@ CURL = '''curl {base_url}/chat/completions \\
   -H "Content-Type: application/json" \\
   -d '{{
     "model": "{model}",
-    "messages": [{{"role": "user", "content": "Write a concise launch checklist"}}]
+    "messages": [
+      {{"role": "user", "content": "Write a launch checklist"}}
+    ]
   }}'
 '''
 

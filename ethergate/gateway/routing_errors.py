@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 from .errors import GatewayError, provider_failed
-from .upstream import AllRoutesFailed
+from .upstream import CIRCUIT_OPEN, AllRoutesFailed
 
 
 def error_for_failures(failed: AllRoutesFailed, model_id: str) -> GatewayError:
     failures = failed.failures
     if not failures:
-        detail = "; ".join(failed.skipped) or "no route is configured"
+        detail = "; ".join(f"{route}: {reason}" for route, reason in failed.skipped) or "no route is configured"
+        resting = sorted({route.split("/")[0] for route, reason in failed.skipped if reason == CIRCUIT_OPEN})
+        if resting:
+            # Routes resting after repeated failures are a provider outage, not a configuration gap.
+            return provider_failed(f"The upstream provider ({', '.join(resting)}) is temporarily unavailable "
+                                   f"for {model_id} ({detail}). Retry shortly; support can trace this request "
+                                   "by its ID.", resting[0])
         return GatewayError(503, "model_not_ready", f"No provider can serve {model_id} right now: {detail}.",
                             "api_error", "model")
     last = failures[-1]

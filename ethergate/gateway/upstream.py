@@ -22,6 +22,7 @@ from .providers.failures import (UpstreamFailure, classify_http_error, network_f
                                  upstream_request_id)
 
 READ_SIZE = 65536
+CIRCUIT_OPEN = "circuit open after repeated failures"
 MAX_ERROR_BODY = 65536
 
 
@@ -40,7 +41,8 @@ class Attempt:
 
 
 class AllRoutesFailed(Exception):
-    def __init__(self, failures: list[UpstreamFailure], attempts: list[Attempt], skipped: list[str]):
+    def __init__(self, failures: list[UpstreamFailure], attempts: list[Attempt], skipped: list[tuple[str, str]]):
+        # skipped: (route, reason) for each route not tried, e.g. ("qwen/qwen-plus", CIRCUIT_OPEN)
         self.failures, self.attempts, self.skipped = failures, attempts, skipped
         super().__init__("; ".join(f.message for f in failures) or "no route available")
 
@@ -114,13 +116,14 @@ class Upstream:
     def configured(self, provider: str) -> bool:
         return bool(self.keys.get(provider))
 
-    def _routes(self, model: ModelInfo, snapshot: CatalogSnapshot, skipped: list[str]) -> Iterator[RouteInfo]:
+    def _routes(self, model: ModelInfo, snapshot: CatalogSnapshot,
+                skipped: list[tuple[str, str]]) -> Iterator[RouteInfo]:
         """Routes to try, in order; the breaker is asked only at a route's turn, as asking claims its trial."""
         for route in model.routes:
             if route.provider not in snapshot.providers or not self.configured(route.provider):
-                skipped.append(f"{route.provider}: not configured")
+                skipped.append((route.provider, "not configured"))
             elif not self.health.allow(route.provider, route.upstream_model):
-                skipped.append(f"{route.provider}/{route.upstream_model}: circuit open after repeated failures")
+                skipped.append((f"{route.provider}/{route.upstream_model}", CIRCUIT_OPEN))
             else:
                 yield route
 
@@ -135,7 +138,7 @@ class Upstream:
             timeout=(self.connect_timeout, timeout))
 
     def _try_routes(self, model: ModelInfo, snapshot: CatalogSnapshot, build_body, stream: bool):
-        skipped: list[str] = []
+        skipped: list[tuple[str, str]] = []
         attempts: list[Attempt] = []
         failures: list[UpstreamFailure] = []
         for route in self._routes(model, snapshot, skipped):

@@ -89,10 +89,14 @@ def test_session_cookie_is_secure_when_served_over_https(database_url):
     from ethergate import create_app
     from tests.conftest import app_config
 
-    app = create_app(app_config(database_url, PUBLIC_BASE_URL="https://ethergate.example",
-                                SESSION_COOKIE_SECURE=True))
+    app = create_app(app_config(database_url, PUBLIC_BASE_URL="https://ethergate.example"))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    with app.app_context():
+        response = app.test_client().get("/login", base_url="https://ethergate.example")
+        cookie = response.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        app.extensions["sqlalchemy"].engine.dispose()
 
 
 def test_logout_needs_post_and_csrf(client, owner):

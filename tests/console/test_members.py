@@ -22,6 +22,7 @@ def test_invite_then_signup_joins(client, auth, owner):
     assert "Pending invitations" in page and "new@example.com" in page
     auth.logout()
     auth.signup("new@example.com")
+    assert "You joined Acme." in client.get("/console/workspaces/new").get_data(as_text=True)
     response = client.get("/console/")
     assert response.headers["Location"] == f"/console/w/{owner.slug}/"
     assert client.get(response.headers["Location"]).status_code == 200

@@ -37,7 +37,8 @@ def test_rename_by_form_and_by_htmx_component(client, owner):
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert fragment.lstrip().startswith('<form id="workspace-name"')
-    assert '<strong id="current-workspace-name" hx-swap-oob="true">Acme Research</strong>' in fragment
+    assert '<details class="switcher" id="workspace-switcher" hx-swap-oob="true">' in fragment
+    assert '<strong id="current-workspace-name">Acme Research</strong>' in fragment
     assert 'id="flash"' in fragment and "hx-swap-oob" in fragment and "Workspace renamed." in fragment
     assert "Vary" in response.headers and "HX-Request" in response.headers["Vary"]
     db.session.refresh(owner.workspace)

@@ -74,6 +74,12 @@ def test_cut_after_the_first_byte_ends_with_an_error_event_and_bills_an_estimate
     assert (row.error_code, row.estimated, row.cancelled) == ("provider_request_failed", True, False)
     assert row.completion_tokens > 0 and row.cost_micro > 0
 
+    body["messages"] = say("hi", drop_after=0)
+    with call(live_server, tenant.plaintext, body) as response:
+        assert "provider_request_failed" in sse_lines(response)[-1]
+    row = log_row(response.headers["X-Request-Id"])
+    assert (row.error_code, row.cost_micro) == ("provider_request_failed", 0)  # nothing delivered, nothing billed
+
 
 def upstream_count(fake) -> int:
     return len(fake.requests())

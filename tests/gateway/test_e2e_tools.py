@@ -47,9 +47,7 @@ def test_tool_calls_streamed_as_index_keyed_deltas(client):
                     calls[delta.index]["arguments"] += delta.function.arguments or ""
         assert finish == "tool_calls" and sorted(calls) == [0, 1], provider
         assert [(c["name"], json.loads(c["arguments"])) for _, c in sorted(calls.items())] == EXPECTED, provider
-
-
-def test_sdk_stream_helper_assembles_the_calls(client):
+    # The SDK's own accumulator must agree.
     with client.chat.completions.stream(model=MODELS["qwen"], messages=say("weather?", tool_calls=CALLS[:1]),
                                         tools=TOOLS) as stream:
         final = stream.get_final_completion()

@@ -119,4 +119,4 @@ def test_atomic_write_sets_the_mode_and_leaves_no_temporary(tmp_path):
 def test_the_engine_uses_only_the_standard_library():
     source = Path(engine.__file__).read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "argparse", "json", "os", "re", "shutil", "stat", "sys", "tempfile", "time", "urllib", "pathlib"}
+    assert imports <= {"__future__", "argparse", "json", "os", "re", "stat", "sys", "tempfile", "time", "urllib", "pathlib"}

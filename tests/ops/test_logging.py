@@ -11,9 +11,9 @@ import uuid
 import pytest
 import requests
 
-from ethergate.observability.logs import (MASK, JsonFormatter, RedactingFilter, Redactor, configure_logging)
+from ethergate.observability.logs import MASK, JsonFormatter, RedactingFilter, Redactor, configure_logging
 from tests.conftest import PROVIDER_KEYS
-from tests.ops.servers import directive, read_stream
+from tests.ops.servers import directive
 
 PLUS = "qwen/qwen-plus"
 
@@ -78,7 +78,7 @@ def test_live_server_writes_one_json_access_line_per_request(live_server, live_f
         assert secret not in text
 
 
-def test_log_level_comes_from_the_environment(live_server_factory, live_factories):
+def test_log_level_comes_from_the_environment(live_server_factory):
     server = live_server_factory({"ETHERGATE_LOG_LEVEL": "debug"})
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
     server.stop()

@@ -95,8 +95,10 @@ def test_metrics_add_up_across_gunicorn_workers(gunicorn_factory, factories_for,
     served_by = {line["pid"] for line in server.log_lines() if line.get("logger") == "ethergate.access"}
     assert len(served_by) == 2, "both workers should have served requests"
     for _ in range(4):  # whichever worker answers the scrape, it reports every worker's requests
-        assert total(scrape(server.url, headers={"Connection": "close"}), "ethergate_requests_total",
-                     status=401) == sent
+        samples = scrape(server.url, headers={"Connection": "close"})
+        assert total(samples, "ethergate_requests_total", status=401) == sent
+        # Each worker's hook started a sweeper, which sweeps once right away.
+        assert value(samples, "ethergate_hold_sweep_runs_total") >= 2
 
     response = chat(server, tenant.plaintext, PLUS, directive("slow", chunks=6, gap_ms=300), stream=True)
     lines = response.iter_lines()

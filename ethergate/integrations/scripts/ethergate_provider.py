@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import stat
 import sys
 import tempfile
