@@ -61,6 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
     from . import console, i18n, security
     i18n.init_app(app)
     console.init_app(app)
+    from . import support
+    from .accounts import audit_views
+    support.init_app(app)  # staff only; hides /support from everyone else before CSRF can answer
+    app.register_blueprint(audit_views.bp)
     security.init_app(app)
     return app
 
