@@ -42,5 +42,9 @@ test-fast: install
 fake-upstream: install
 	$(BIN)/python tests/fakes/upstream.py --host 127.0.0.1 --port 9100
 
+bench: install
+	bash scripts/install-system-deps.sh db bench
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor

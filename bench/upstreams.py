@@ -10,7 +10,7 @@ from .child import Child, ChildFailed, environ, free_port, wait_for_port
 from .payloads import completion_json
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTALL_NGINX = Path(__file__).resolve().parent / "install-nginx.sh"
+INSTALL_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "install-system-deps.sh"
 
 NGINX_CONF = """\
 daemon off;
@@ -60,10 +60,10 @@ class Upstream:
 
 
 def nginx_binary(install: bool) -> str | None:
-    """The nginx executable; with install, bench/install-nginx.sh adds Debian's package when it is missing."""
+    """The nginx executable; with install, the project's install script adds Debian's package when missing."""
     found = shutil.which("nginx") or (Path("/usr/sbin/nginx").is_file() and "/usr/sbin/nginx") or None
     if found is None and install:
-        subprocess.run(["bash", str(INSTALL_NGINX)], check=True, timeout=900)
+        subprocess.run(["bash", str(INSTALL_SCRIPT), "bench"], check=True, timeout=900)
         found = shutil.which("nginx") or "/usr/sbin/nginx"
     return found
 

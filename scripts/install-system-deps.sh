@@ -4,7 +4,7 @@
 # Usage: scripts/install-system-deps.sh [GROUP...]
 #   db       postgresql (server binaries), redis-server
 #   browser  chromium
-#   bench    wrk
+#   bench    wrk, nginx
 #   all      db browser bench
 # Default: db browser
 #
@@ -60,6 +60,7 @@ if [ $want_browser -eq 1 ]; then
 fi
 if [ $want_bench -eq 1 ]; then
     have_cmd wrk || [ -x /usr/bin/wrk ] || missing+=(wrk)
+    have_cmd nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -106,6 +107,9 @@ for p in "${missing[@]}"; do
             kill "$(cat /run/redis/redis-server.pid)" 2>/dev/null || true
         fi
     fi
+    if [ "$p" = nginx-light ]; then
+        /etc/init.d/nginx stop >/dev/null 2>&1 || true
+    fi
     if [ "$p" = postgresql ]; then
         if [ -x /etc/init.d/postgresql ]; then
             /etc/init.d/postgresql stop >/dev/null 2>&1 || true
@@ -121,6 +125,7 @@ for p in "${missing[@]}"; do
         redis-server) have_cmd redis-server || { echo "install-system-deps: redis-server not found after install" >&2; fail=1; } ;;
         chromium) have_chromium || { echo "install-system-deps: chromium not found after install" >&2; fail=1; } ;;
         wrk) have_cmd wrk || { echo "install-system-deps: wrk not found after install" >&2; fail=1; } ;;
+        nginx-light) have_cmd nginx || [ -x /usr/sbin/nginx ] || { echo "install-system-deps: nginx not found after install" >&2; fail=1; } ;;
     esac
 done
 exit $fail
