@@ -76,8 +76,12 @@ def init_app(app: Flask) -> None:
             csrf.exempt(app.blueprints[name])
     app.after_request(add_security_headers)
     app.register_error_handler(CSRFError, csrf_failed)
+    store = MemoryAttemptStore()
+    if app.config.get("REDIS_URL"):
+        from .accounts.throttle_store import RedisAttemptStore
+        store = RedisAttemptStore(app.config["REDIS_URL"], fallback=store)
     app.extensions["ethergate.login_throttle"] = LoginThrottle(
-        MemoryAttemptStore(), per_email=app.config.get("LOGIN_FAILURES_PER_EMAIL", 5),
+        store, per_email=app.config.get("LOGIN_FAILURES_PER_EMAIL", 5),
         per_ip=app.config.get("LOGIN_FAILURES_PER_IP", 20),
         window=app.config.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
 
@@ -98,7 +102,7 @@ def csrf_failed(error: CSRFError):
 
 
 class AttemptStore(Protocol):
-    """Where failed attempts are counted. Memory now; a Redis sorted set per key would fit the same calls."""
+    """Where failed attempts are counted: per process, or in Redis (accounts/throttle_store.py) when configured."""
 
     def recent(self, key: str, window: float) -> tuple[int, float]:
         """(failures in the last `window` seconds, seconds until the oldest of them leaves the window)."""
@@ -111,8 +115,7 @@ class AttemptStore(Protocol):
 
 
 class MemoryAttemptStore:
-    """Per-process sliding windows. With several workers each counts on its own, so the effective limit
-    is multiplied by the worker count; back it with Redis when that matters."""
+    """Per-process sliding windows: the store without Redis, and the fallback while Redis is down."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
         self.clock = clock

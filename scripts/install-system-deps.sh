@@ -3,7 +3,7 @@
 #
 # Usage: scripts/install-system-deps.sh [GROUP...]
 #   db       postgresql (server binaries), redis-server
-#   browser  chromium
+#   browser  chromium, fonts-wqy-microhei (CJK glyphs for Chinese screenshots)
 #   bench    wrk, nginx
 #   all      db browser bench
 # Default: db browser
@@ -57,6 +57,7 @@ if [ $want_db -eq 1 ]; then
 fi
 if [ $want_browser -eq 1 ]; then
     have_chromium || missing+=(chromium)
+    [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 fi
 if [ $want_bench -eq 1 ]; then
     have_cmd wrk || [ -x /usr/bin/wrk ] || missing+=(wrk)
