@@ -70,6 +70,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .accounts import audit_views
     support.init_app(app)  # staff only; hides /support from everyone else before CSRF can answer
     app.register_blueprint(audit_views.bp)
+    from .billing import views as billing_views
+    from .integrations import views_console as integrations_console
+    from .keys import views as keys_views
+    app.register_blueprint(keys_views.bp)
+    app.register_blueprint(billing_views.bp)
+    integrations_console.init_app(app)
     security.init_app(app)
     return app
 

@@ -43,6 +43,7 @@ ACTIONS = {
     "code.created": _l("Redemption code created"),
     "code.redeemed": _l("Redemption code redeemed"),
     "user.created": _l("User created"),
+    "catalog.synced": _l("Model catalog synced"),
 }
 
 bp = Blueprint("audit", __name__, url_prefix="/console/w/<slug>")

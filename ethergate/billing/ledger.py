@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import KeySpend
+from ..sqlfast import RowInsert, Statement, Transaction, transaction
 from ..timeutil import month_key, utcnow
 from .models import CreditAccount, Hold, LedgerEntry
 
@@ -136,6 +136,46 @@ def _replay(existing, workspace_id: int, kind: str, amount: int) -> PostedEntry:
     return PostedEntry(existing["id"], existing["balance_after_micro"], amount, replayed=True)
 
 
+# The hold lifecycle runs on every /v1 request, so its statements are written once (see sqlfast). Lock order,
+# everywhere: holds -> credit_accounts -> key_spend. The workspace's credit_accounts row is the hot one (every
+# request of the workspace updates it), so each transaction takes it as late as its logic allows.
+INSERT_HOLD = Statement("""
+    INSERT INTO holds (workspace_id, api_key_id, request_id, amount_micro, key_month, status, created_at, expires_at)
+    VALUES (:workspace_id, :api_key_id, :request_id, :amount, :key_month, 'pending', :now, :expires_at)
+    RETURNING id""")
+HOLD_FUNDS = Statement("""
+    UPDATE credit_accounts SET held_micro = held_micro + :amount
+    WHERE workspace_id = :workspace_id AND balance_micro - held_micro >= :amount RETURNING balance_micro""")
+MOVE_FUNDS = Statement("""
+    UPDATE credit_accounts SET balance_micro = balance_micro + :amount, held_micro = held_micro + :held_delta
+    WHERE workspace_id = :workspace_id RETURNING balance_micro""")
+ACCOUNT = Statement("SELECT balance_micro, held_micro FROM credit_accounts WHERE workspace_id = :workspace_id")
+ENSURE_KEY_MONTH = Statement("""
+    INSERT INTO key_spend (api_key_id, month, spent_micro, held_micro) VALUES (:api_key_id, :month, 0, 0)
+    ON CONFLICT DO NOTHING""")
+HOLD_KEY_FUNDS = Statement("""
+    UPDATE key_spend SET held_micro = held_micro + :amount
+    WHERE api_key_id = :api_key_id AND month = :month AND spent_micro + held_micro + :amount <= :cap""")
+KEY_MONTH = Statement("SELECT spent_micro, held_micro FROM key_spend WHERE api_key_id = :api_key_id AND month = :month")
+RESOLVE_HOLD = Statement("""
+    UPDATE holds SET status = :status, captured_micro = :captured, resolved_at = :now
+    WHERE id = :hold_id AND status = 'pending' RETURNING workspace_id, amount_micro, api_key_id, key_month""")
+HOLD_STATE = Statement("SELECT status, workspace_id, api_key_id FROM holds WHERE id = :hold_id")
+RELEASE_KEY_FUNDS = Statement("""
+    UPDATE key_spend SET held_micro = held_micro - :held, spent_micro = spent_micro + :spent
+    WHERE api_key_id = :api_key_id AND month = :month""")
+EXPIRED_HOLDS = Statement("""
+    SELECT id FROM holds WHERE status = 'pending' AND expires_at < :now ORDER BY id LIMIT :limit""")
+INSERT_ENTRY = RowInsert(entries)
+
+
+def _state_in(tx: Transaction, workspace_id: int) -> tuple[int, int]:
+    row = tx.one(ACCOUNT, {"workspace_id": workspace_id})
+    if row is None:
+        raise LedgerError(f"workspace {workspace_id} has no credit account")
+    return int(row[0]), int(row[1])
+
+
 def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int | None = None,
             key_cap: int | None = None, ttl_seconds: int = 900, now: datetime | None = None) -> int:
     """Hold `amount` against the available balance (and the key's monthly cap). Returns the hold id."""
@@ -143,56 +183,46 @@ def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int 
         raise LedgerError("a hold cannot be negative")
     now = now or utcnow()
     month = month_key(now) if key_cap is not None and api_key_id is not None else None
-    with unit_of_work() as conn:
-        if _move_balance(conn, workspace_id, 0, held_delta=amount, require_available=amount) is None:
-            balance, held = account_state(workspace_id, conn)
+    with transaction() as tx:
+        # The hold row first: a refused reservation rolls it back, and the account row is locked last.
+        hold_id = tx.scalar(INSERT_HOLD, {
+            "workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
+            "key_month": month, "now": tx.time(now), "expires_at": tx.time(now + timedelta(seconds=ttl_seconds))})
+        if tx.one(HOLD_FUNDS, {"amount": amount, "workspace_id": workspace_id}) is None:
+            balance, held = _state_in(tx, workspace_id)
             raise InsufficientCredits(balance, balance - held, amount)
         if month is not None:
-            _ensure_key_month(conn, api_key_id, month)
-            changed = conn.execute(
-                update(key_spend)
-                .where(key_spend.c.api_key_id == api_key_id, key_spend.c.month == month,
-                       key_spend.c.spent_micro + key_spend.c.held_micro + amount <= key_cap)
-                .values(held_micro=key_spend.c.held_micro + amount)).rowcount
-            if not changed:
-                spent, held = conn.execute(
-                    select(key_spend.c.spent_micro, key_spend.c.held_micro)
-                    .where(key_spend.c.api_key_id == api_key_id, key_spend.c.month == month)).one()
+            key_month = {"api_key_id": api_key_id, "month": month}
+            tx.execute(ENSURE_KEY_MONTH, key_month)
+            if not tx.rowcount(HOLD_KEY_FUNDS, {**key_month, "amount": amount, "cap": key_cap}):
+                spent, held = tx.one(KEY_MONTH, key_month)
                 raise SpendCapExceeded(key_cap, int(spent), int(held), amount)
-        return conn.execute(insert(holds).values(
-            workspace_id=workspace_id, api_key_id=api_key_id, request_id=request_id, amount_micro=amount,
-            key_month=month, status="pending", created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds)).returning(holds.c.id)).scalar_one()
+        return hold_id
 
 
-def _ensure_key_month(conn: Connection, api_key_id: int, month: str) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(key_spend).values(api_key_id=api_key_id, month=month, spent_micro=0, held_micro=0)
-                 .on_conflict_do_nothing())
+def _resolve(tx: Transaction, hold_id: int, status: str, captured: int | None, now: datetime):
+    """Flip a pending hold to its final state; returns (workspace_id, amount, api_key_id, key_month) if this
+    call resolved it, else None."""
+    return tx.one(RESOLVE_HOLD, {"status": status, "captured": captured, "now": tx.time(now), "hold_id": hold_id})
 
 
-def _resolve(conn: Connection, hold_id: int, status: str, captured: int | None, now: datetime):
-    """Flip a pending hold to its final state; returns the hold row if this call resolved it."""
-    row = conn.execute(
-        update(holds).where(holds.c.id == hold_id, holds.c.status == "pending")
-        .values(status=status, captured_micro=captured, resolved_at=now)
-        .returning(holds.c.workspace_id, holds.c.amount_micro, holds.c.api_key_id, holds.c.key_month)).first()
-    return row
-
-
-def _release_key_hold(conn: Connection, hold, spent: int) -> None:
-    if hold.key_month is None or hold.api_key_id is None:
+def _release_key_hold(tx: Transaction, hold, spent: int) -> None:
+    _workspace_id, amount, api_key_id, key_month = hold
+    if key_month is None or api_key_id is None:
         return
-    conn.execute(update(key_spend)
-                 .where(key_spend.c.api_key_id == hold.api_key_id, key_spend.c.month == hold.key_month)
-                 .values(held_micro=key_spend.c.held_micro - hold.amount_micro,
-                         spent_micro=key_spend.c.spent_micro + spent))
+    tx.execute(RELEASE_KEY_FUNDS, {"held": amount, "spent": spent, "api_key_id": api_key_id, "month": key_month})
+
+
+def _release_hold(tx: Transaction, hold, spent: int = 0) -> None:
+    """Give a resolved hold's amount back to the available balance (account row, then key row)."""
+    tx.execute(MOVE_FUNDS, {"amount": -spent, "held_delta": -hold[1], "workspace_id": hold[0]})
+    _release_key_hold(tx, hold, spent)
 
 
 def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = None, **refs) -> PostedEntry | None:
     """Debit the metered `cost` and release the rest of the hold, in one transaction.
 
-    `extra_rows(conn)` runs inside the same transaction (the request log row goes there, so billing and
+    `extra_rows(tx)` runs inside the same transaction (the request log row goes there, so billing and
     logging land together). If the hold had already expired (a request that outlived its hold), the
     usage is still debited, without a hold reference: no successful request goes unbilled.
     Returns the entry, or None when cost is 0.
@@ -200,61 +230,58 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = 
     if cost < 0:
         raise LedgerError("a capture cannot be negative")
     now = now or utcnow()
-    with unit_of_work() as conn:
-        hold = _resolve(conn, hold_id, "captured", cost, now)
+    with transaction() as tx:
+        hold = _resolve(tx, hold_id, "captured", cost, now)
         if hold is not None:
-            workspace_id, held_delta = hold.workspace_id, -hold.amount_micro
-            refs.setdefault("api_key_id", hold.api_key_id)
-            hold_ref = hold_id
+            workspace_id, held_delta, hold_ref = hold[0], -hold[1], hold_id
+            refs.setdefault("api_key_id", hold[2])
         else:
-            late = conn.execute(select(holds).where(holds.c.id == hold_id)).mappings().first()
+            late = tx.one(HOLD_STATE, {"hold_id": hold_id})
             if late is None:
                 raise LedgerError(f"no hold {hold_id}")
-            if late["status"] != "expired":
-                raise LedgerError(f"hold {hold_id} was already {late['status']}")
-            workspace_id, held_delta, hold_ref = late["workspace_id"], 0, None
-            refs.setdefault("api_key_id", late["api_key_id"])
+            if late[0] != "expired":
+                raise LedgerError(f"hold {hold_id} was already {late[0]}")
+            workspace_id, held_delta, hold_ref = late[1], 0, None
+            refs.setdefault("api_key_id", late[2])
             refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
-        balance_after = _move_balance(conn, workspace_id, -cost, held_delta=held_delta)
-        if hold is not None:
-            # After the account row, as in reserve/void/sweep: one lock order, no deadlock on PostgreSQL.
-            _release_key_hold(conn, hold, cost)
+        if extra_rows is not None:
+            extra_rows(tx)  # before the account row, so its lock is not held while the log row is written
+        balance_after = tx.scalar(MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
+                                               "workspace_id": workspace_id})
         entry = None
         if cost:
-            entry_id = _insert_entry(conn, workspace_id=workspace_id, kind="usage", amount_micro=-cost,
-                                     balance_after_micro=balance_after, hold_id=hold_ref, created_at=now, **refs)
+            entry_id = tx.insert(INSERT_ENTRY, dict(
+                refs, workspace_id=workspace_id, kind="usage", amount_micro=-cost, balance_after_micro=balance_after,
+                hold_id=hold_ref, created_at=now))
             entry = PostedEntry(entry_id, balance_after, -cost)
-        if extra_rows is not None:
-            extra_rows(conn)
+        if hold is not None:
+            _release_key_hold(tx, hold, cost)
         return entry
 
 
 def void(hold_id: int, *, extra_rows=None, now: datetime | None = None) -> bool:
     """Release a hold in full (the request failed). True if this call resolved it."""
     now = now or utcnow()
-    with unit_of_work() as conn:
-        hold = _resolve(conn, hold_id, "voided", 0, now)
-        if hold is not None:
-            _move_balance(conn, hold.workspace_id, 0, held_delta=-hold.amount_micro)
-            _release_key_hold(conn, hold, 0)
+    with transaction() as tx:
+        hold = _resolve(tx, hold_id, "voided", 0, now)
         if extra_rows is not None:
-            extra_rows(conn)
+            extra_rows(tx)
+        if hold is not None:
+            _release_hold(tx, hold)
         return hold is not None
 
 
 def sweep_expired_holds(now: datetime | None = None, limit: int = 500) -> int:
     """Release holds whose request never finished (a crashed process). Returns how many."""
     now = now or utcnow()
-    with unit_of_work() as conn:
-        ids = conn.execute(select(holds.c.id).where(holds.c.status == "pending", holds.c.expires_at < now)
-                           .order_by(holds.c.id).limit(limit)).scalars().all()
+    with transaction() as tx:
+        ids = [row[0] for row in tx.all(EXPIRED_HOLDS, {"now": tx.time(now), "limit": limit})]
     released = 0
     for hold_id in ids:
-        with unit_of_work() as conn:
-            hold = _resolve(conn, hold_id, "expired", 0, now)
+        with transaction() as tx:
+            hold = _resolve(tx, hold_id, "expired", 0, now)
             if hold is not None:
-                _move_balance(conn, hold.workspace_id, 0, held_delta=-hold.amount_micro)
-                _release_key_hold(conn, hold, 0)
+                _release_hold(tx, hold)
                 released += 1
     return released
 

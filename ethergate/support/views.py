@@ -42,12 +42,12 @@ def index():
     results = search(query)
     if results.only_requests:
         return htmx.redirect(url_for("support.trace", request_id=results.query))
-    return render("support/index.html", results=results)
+    return render("support/index.html", results=results, search_query=results.query)
 
 
 @bp.get("/requests/<request_id>")
 def trace(request_id: str):
-    return render("support/trace.html", trace=request_trace(request_id))
+    return render("support/trace.html", trace=request_trace(request_id), search_query=request_id)
 
 
 def _workspace_or_404(workspace_slug: str):

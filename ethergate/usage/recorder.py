@@ -4,15 +4,14 @@ Every /v1 request's row is built by `log_values`, so the request metrics are cou
 """
 from __future__ import annotations
 
-from sqlalchemy import insert
-from sqlalchemy.engine import Connection
-
-from ..database import unit_of_work
 from ..observability.metrics import observe_request
+from ..sqlfast import RowInsert, Transaction, transaction
 from ..timeutil import utcnow
 from .models import RequestLog
 
 table = RequestLog.__table__
+# Written once: every /v1 request inserts one row (see sqlfast for why not a Core insert per call).
+INSERT_LOG = RowInsert(table, returning_id=False)
 COLUMNS = {c.name for c in table.columns} - {"id"}
 DEFAULTS = dict(prompt_tokens=0, completion_tokens=0, cached_tokens=0, reasoning_tokens=0, cost_micro=0,
                 estimated=False, cancelled=False, stream=False)
@@ -33,10 +32,10 @@ def log_values(**fields) -> dict:
     return values
 
 
-def insert_log(conn: Connection, values: dict) -> None:
-    conn.execute(insert(table).values(**values))
+def insert_log(tx: Transaction, values: dict) -> None:
+    tx.insert(INSERT_LOG, values)
 
 
 def record_request(values: dict) -> None:
-    with unit_of_work() as conn:
-        insert_log(conn, values)
+    with transaction() as tx:
+        insert_log(tx, values)

@@ -6,7 +6,7 @@ import pytest
 
 from ethergate.money import format_plain
 
-from .e2e import MODEL, assert_books_balance, clean_fake, flask_cli, fresh, hold_for, log_rows, say  # noqa: F401
+from .e2e import MODEL, assert_books_balance, clean_fake, flask_cli, hold_for, log_rows, say  # noqa: F401
 
 HELLO = say("hello")
 SUGGESTION = re.compile(r"Set max_tokens to (\d+) or less")

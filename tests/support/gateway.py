@@ -1,8 +1,6 @@
 """Real /v1 requests through the app under test, against the fake upstream, for the trace tests."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from markupsafe import escape
 
@@ -48,5 +46,3 @@ def section(html: str, dom_id: str) -> str:
 def stamp(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
-
-CODE_RE = re.compile(r"EG-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")

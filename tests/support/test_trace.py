@@ -64,10 +64,13 @@ def test_successful_request_shows_every_field(app, client, staff, factories, fak
     assert "<dt>Estimated</dt><dd>no</dd>" in usage and "<dt>Cancelled</dt><dd>no</dd>" in usage
     assert f"<dt>Latency</dt><dd>{row.latency_ms:,} ms</dd>" in usage
 
-    ledger = section(html, f"log-{row.id}-hold")
+    held = section(html, f"log-{row.id}-hold")
     for value in (f"#{hold.id}", money(app, hold.amount_micro), "captured", money(app, hold.captured_micro),
-                  stamp(hold.created_at), stamp(hold.resolved_at), stamp(hold.expires_at),
-                  f"#{entry.id}", money(app, entry.amount_micro), money(app, entry.balance_after_micro)):
+                  stamp(hold.created_at), stamp(hold.resolved_at), stamp(hold.expires_at)):
+        assert shows(held, value), value
+    ledger = section(html, f"log-{row.id}-ledger")
+    for value in (f"#{entry.id}", money(app, entry.amount_micro), money(app, entry.balance_after_micro), "usage",
+                  f"hold #{hold.id}"):
         assert shows(ledger, value), value
 
 
@@ -107,6 +110,7 @@ def test_refused_402_shows_the_message_and_no_hold(app, client, staff, factories
     assert shows(section(html, f"log-{row.id}-request"), "insufficient_credits")
     assert "No provider was called" in section(html, f"log-{row.id}-attempts")
     assert "No hold was placed" in section(html, f"log-{row.id}-hold")
+    assert "nothing was charged" in section(html, f"log-{row.id}-ledger")
     assert f"<dt>Cost</dt><dd>{money(app, 0)}</dd>" in section(html, f"log-{row.id}-usage")
 
 

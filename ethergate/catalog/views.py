@@ -1,0 +1,147 @@
+"""The public model catalog: `/models` (search and filters) and `/models/<id>` (details and signals).
+
+Filters are query-string values (`q`, `provider`, `capability`), so the list works as a plain GET
+form without JavaScript; htmx swaps only #model_list. Prices are list prices per million tokens in
+the instance's currency; the benchmark signals come from catalog/signals.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ..console.rendering import render
+from ..console.snippets import LANGUAGES, snippets
+from ..i18n import format_number
+from ..usage import charts
+from .readiness import model_readiness, provider_readiness
+from .signals import MIN_GENERATION_MS, SAMPLE_LIMIT, signals_for
+from .snapshot import ModelInfo, PriceRow, get_snapshot
+
+bp = Blueprint("catalog", __name__)
+NO_DATA = -1  # an uptime bar for a day without requests: no bar, "—" in the table
+
+CAPABILITIES = {
+    "streaming": _l("Streaming"),
+    "tools": _l("Tool calling"),
+    "reasoning": _l("Reasoning"),
+    "json_mode": _l("JSON mode"),
+    "vision": _l("Image input"),
+}
+
+
+def capability_label(name: str):
+    return CAPABILITIES.get(name, name)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: ModelInfo
+    provider_name: str
+    ready: bool
+    reason: str | None
+    headline: PriceRow | None       # the price a reader compares: base, else the lowest tier
+    tiered: bool
+    windowed: bool
+
+
+def headline_price(model: ModelInfo) -> PriceRow | None:
+    base = next((row for row in model.prices if row.kind == "base"), None)
+    tiers = tiers_of(model)
+    return base or (tiers[0] if tiers else None)
+
+
+def tiers_of(model: ModelInfo) -> list[PriceRow]:
+    return sorted((r for r in model.prices if r.kind == "tier"), key=lambda r: (r.up_to is None, r.up_to or 0))
+
+
+def windows_of(model: ModelInfo) -> list[PriceRow]:
+    return sorted((r for r in model.prices if r.kind == "window"), key=lambda r: (r.window_start or "", r.window_end or ""))
+
+
+def model_row(model: ModelInfo, snapshot) -> ModelRow:
+    ready, reason = model_readiness(model, current_app.config)
+    provider = snapshot.providers.get(model.provider)
+    return ModelRow(model, provider.name if provider else model.provider, ready, reason, headline_price(model),
+                    bool(tiers_of(model)), bool(windows_of(model)))
+
+
+def matches(row: ModelRow, query: str, provider: str | None, capability: str | None) -> bool:
+    model = row.model
+    if provider and model.provider != provider:
+        return False
+    if capability and not model.has(capability):
+        return False
+    if query:
+        haystack = " ".join([model.id, model.name, model.description or "", *model.aliases]).lower()
+        return all(word in haystack for word in query.lower().split())
+    return True
+
+
+@bp.after_request
+def public_page(response):
+    response.vary.add("HX-Request")
+    response.headers.setdefault("Cache-Control", "no-cache")
+    return response
+
+
+@bp.get("/models")
+def index():
+    snapshot = get_snapshot()
+    query = (request.args.get("q") or "").strip()[:100]
+    provider = request.args.get("provider") or None
+    capability = request.args.get("capability") or None
+    rows = [model_row(m, snapshot) for m in sorted(snapshot.models.values(), key=lambda m: m.id)]
+    shown = [row for row in rows if matches(row, query, provider, capability)]
+    capabilities = sorted({c for m in snapshot.models.values() for c in m.capabilities})
+    return render("catalog/index.html", rows=shown, total=len(rows), query=query, provider=provider,
+                  capability=capability, providers=sorted(snapshot.providers.values(), key=lambda p: p.name),
+                  capabilities=capabilities, capability_label=capability_label,
+                  currency=current_app.config["CURRENCY"], compact_tokens=_compact_tokens())
+
+
+def _compact_tokens():
+    locale = get_locale()
+    return lambda value: charts.compact_number(value, locale)
+
+
+@bp.get("/models/<path:model_id>")
+def model(model_id: str):
+    snapshot = get_snapshot()
+    found = snapshot.resolve(model_id)
+    if found is None:
+        abort(404)
+    if found.id != model_id:
+        # An alias: one page per model, so links and bookmarks converge on the current ID.
+        return redirect(url_for("catalog.model", model_id=found.id), 301)
+    row = model_row(found, snapshot)
+    routes = [f"{r.provider}/{r.upstream_model}" for r in found.routes]
+    signals = signals_for(found.id, routes)
+    locale = get_locale()
+    labels = [charts.day_label(d.day, locale) for d in signals.days]
+    points = [d.day.isoformat() for d in signals.days]
+    tokens_chart = charts.bar_chart(
+        "chart_model_tokens", _("Tokens per day"),
+        _("Prompt and completion tokens routed to %(model)s per UTC day over the last 7 days: %(total)s in total.",
+          model=found.id, total=format_number(signals.weekly_tokens)),
+        labels, points, [charts.Series("tokens", _("Tokens"), [d.tokens for d in signals.days])],
+        lambda value: charts.compact_number(value, locale))
+    uptime_chart = charts.bar_chart(
+        "chart_model_uptime", _("Daily uptime"),
+        _("Share of requests per UTC day not answered with a server error (5xx), last 7 days; "
+          "days without requests have no bar."),
+        labels, points, [charts.Series("uptime", _("Uptime"), [NO_DATA if d.uptime is None else round(d.uptime * 1000)
+                                                             for d in signals.days], charts.PALETTE[2])],
+        lambda value: charts.percent(None if value < 0 else value / 1000, locale))
+    providers = {p.id: provider_readiness(p.id, current_app.config) for p in snapshot.providers.values()}
+    base_url = current_app.config["PUBLIC_BASE_URL"] + "/v1"
+    return render("catalog/model.html", row=row, model=found, signals=signals, tokens_chart=tokens_chart,
+                  uptime_chart=uptime_chart, tiers=tiers_of(found), windows=windows_of(found),
+                  provider_state=providers, capability_label=capability_label,
+                  percent=lambda share: charts.percent(share, locale), base_url=base_url,
+                  snippets=snippets(base_url, found.id), snippet_languages=LANGUAGES,
+                  currency=current_app.config["CURRENCY"], sample_limit=SAMPLE_LIMIT,
+                  min_generation_ms=MIN_GENERATION_MS)
