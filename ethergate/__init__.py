@@ -76,6 +76,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(keys_views.bp)
     app.register_blueprint(billing_views.bp)
     integrations_console.init_app(app)
+    from . import docs, status_page
+    from .catalog import views as catalog_views
+    from .usage import views as usage_views
+    app.register_blueprint(usage_views.bp)
+    app.register_blueprint(catalog_views.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(status_page.bp)
     security.init_app(app)
     return app
 

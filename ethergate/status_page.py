@@ -44,7 +44,7 @@ def model_reason(routes: list[str]) -> str:
 
 
 def age(seconds: float | None) -> str | None:
-    return None if seconds is None else format_timedelta(seconds, add_direction=True)
+    return None if seconds is None else format_timedelta(-max(seconds, 1.0), add_direction=True)
 
 
 @bp.after_request
@@ -65,7 +65,7 @@ def index():
                       error_age=age(state.get("last_error_age_seconds")))
                  for provider_id, state in status["providers"].items()]
     ready = sum(1 for model in models if model["ready"])
-    response = render("status/page.html", status=status, providers=providers, models=models, ready=ready,
+    response = render("status/page.html", report=status, providers=providers, models=models, ready=ready,
                       names=names, uptime=format_timedelta(status["uptime_seconds"], threshold=1),
                       checked_at=utcnow(), refresh_seconds=REFRESH_SECONDS,
                       percent=lambda share: percent(share, get_locale()))

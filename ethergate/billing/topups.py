@@ -308,7 +308,10 @@ class StripeCheckout:
         event_id, event_type = str(event.get("id") or ""), str(event.get("type") or "")
         if not event_id:
             raise WebhookRejected("the event has no id")
-        session = (event.get("data") or {}).get("object") or {}
+        data = event.get("data")
+        session = (data.get("object") if isinstance(data, dict) else None) or {}
+        if not isinstance(session, dict):
+            raise WebhookRejected("the event's data.object is not an object")
         now = utcnow()
         with unit_of_work() as conn:
             if _insert_ignoring_conflict(conn, payment_events, provider=self.name, event_id=event_id,

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, flash, g, make_response, request, stream_with_context, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, make_response, request, stream_with_context,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from ..console import htmx
-from ..console.access import can, workspace_view
+from ..console.access import workspace_view
 from ..console.dashboard import DEFAULT_LOW_BALANCE_MICRO
 from ..console.rendering import oob_flash, render, render_block
 from ..extensions import db

@@ -12,6 +12,7 @@ from . import bp, samples
 from .pages import BY_SLUG, PAGES
 
 PREFERRED = {
+    "deepseek": "deepseek/deepseek-v4-flash",
     "qwen": "qwen/qwen-plus",
     "moonshot": "moonshot/kimi-k2.6",
 }
@@ -74,8 +75,8 @@ def index():
     return _page("")
 
 
-@bp.get("/<slug>")
-def page(slug: str):
-    if not slug:
+@bp.get("/<topic>")
+def page(topic: str):
+    if not topic:
         abort(404)
-    return _page(slug)
+    return _page(topic)

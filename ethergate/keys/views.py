@@ -27,8 +27,7 @@ from .services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, 
 bp = Blueprint("keys", __name__, url_prefix="/console/w/<slug>/keys")
 
 KEY_STATUS = {"active": _l("active"), "rotating": _l("rotating"), "expired": _l("expired"), "revoked": _l("revoked")}
-GRACE_CHOICES = (("0", _l("Stop the old key now")), ("3600", _l("Keep the old key for 1 hour")),
-                 ("86400", _l("Keep the old key for 24 hours")))
+GRACE_CHOICES = (("0", _l("now")), ("3600", _l("in 1 hour")), ("86400", _l("in 24 hours")))
 DEFAULT_GRACE = "3600"
 
 
@@ -51,13 +50,14 @@ def may_manage(key: ApiKey) -> bool:
     return can("admin") or (key.created_by_id is not None and key.created_by_id == current_user.id)
 
 
-def creator_label(key: ApiKey) -> str:
+def creator_label(key: ApiKey) -> str | None:
+    """Who created the key: "you", their email, or None (the CLI, or a user since deleted)."""
     if key.created_by_id is None:
-        return "—"
+        return None
     if key.created_by_id == current_user.id:
         return _("you")
     user = db.session.get(User, key.created_by_id)
-    return user.email if user is not None else "—"
+    return user.email if user is not None else None
 
 
 def default_rpm() -> int:

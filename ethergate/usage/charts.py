@@ -134,9 +134,9 @@ def _y_axis(chart: Chart, maximum: float, integer: bool) -> float:
 
 
 def bar_chart(chart_id: str, title: str, summary: str, x_labels: list[str], points: list[str],
-              series: list[Series], value_format: Format, integer: bool = True) -> Chart:
+              series: list[Series], value_format: Format, integer: bool = True, width: int = WIDTH) -> Chart:
     """Stacked bars, one column per x value, series bottom to top in the given order."""
-    chart = Chart(chart_id, title, summary, series, x_labels, points, value_format)
+    chart = Chart(chart_id, title, summary, series, x_labels, points, value_format, width=width)
     count = len(x_labels)
     stacks = [sum(s.values[i] for s in series) for i in range(count)]
     chart.empty = not any(value > 0 for value in stacks)

@@ -17,6 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..billing.views import ENTRY_KINDS
 from ..catalog.snapshot import get_snapshot
 from ..console import htmx
 from ..console.access import workspace_view
@@ -36,6 +37,7 @@ CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model"
                "cancelled", "latency_ms", "ttft_ms")
 # Spreadsheets run cells starting with these as formulas; request IDs and error text come from clients.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+WIDE_CHART = 960  # the requests chart spans the page on wide screens; a wider canvas keeps its text small
 
 
 @bp.after_request
@@ -112,7 +114,7 @@ def _charts(days: list[reports.Day], locale) -> list[charts.Chart]:
             [charts.Series("succeeded", _("Succeeded"), [d.totals.requests - d.totals.errors for d in days],
                            charts.PALETTE[0]),
              charts.Series("failed", _("Failed"), [d.totals.errors for d in days], charts.PALETTE[1])],
-            format_number),
+            format_number, width=WIDE_CHART),
         charts.line_chart(
             "chart_tokens", _("Tokens per day"),
             _("Tokens per UTC day from %(start)s to %(end)s: %(prompt)s prompt and %(completion)s completion "
@@ -194,7 +196,7 @@ def _csv_row(row: reports.LogRow, currency: str) -> list:
     values = (log.created_at.isoformat(timespec="milliseconds") + "Z", log.request_id, log.model_id, log.provider,
               log.upstream_model, log.upstream_request_id, row.key_name, row.key_prefix, log.stream,
               log.status_code, log.error_code, log.error_message, log.prompt_tokens, log.cached_tokens,
-              log.completion_tokens, log.reasoning_tokens, format_plain(log.cost_micro, 6), currency,
+              log.completion_tokens, log.reasoning_tokens, format_plain(log.cost_micro), currency,
               log.estimated, log.cancelled, log.latency_ms, log.ttft_ms)
     return [_csv_safe("" if value is None else str(value).lower() if isinstance(value, bool) else value)
             for value in values]
@@ -214,7 +216,7 @@ def request_detail(request_id: str):
     entries = reports.ledger_entries(g.workspace.id, log)
     snapshot = get_snapshot()
     return render("usage/request.html", log=log, others=[row for row in found if row.id != log.id], key=key,
-                  entries=entries, in_catalog=log.model_id in snapshot.models if log.model_id else False,
+                  entries=entries, kind_label=lambda kind: ENTRY_KINDS.get(kind, kind), in_catalog=log.model_id in snapshot.models if log.model_id else False,
                   back=request.referrer if _same_usage_page(request.referrer) else url_for("usage.index"))
 
 

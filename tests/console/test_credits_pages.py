@@ -240,4 +240,4 @@ def test_payments_of_other_workspaces_are_404(stripe_app, client, owner, factori
 def test_credits_page_in_chinese(client, owner):
     client.submit("/language", {"lang": "zh-CN", "next": "/"})
     page = client.get(credits_url(owner.slug)).get_data(as_text=True)
-    assert "兑换码" in page and "账本" in page
+    assert "使用兑换码" in page and "账本" in page and "进行中预占" in page

@@ -266,27 +266,38 @@ def test_key_page_shows_requests_tokens_errors_model_mix_and_spend(client, owner
     assert client.get(keys_url(owner.slug, f"{issued.key.id}?days=7")).status_code == 200
 
 
-def test_request_ids_link_to_usage_only_when_that_page_exists(database_url):
-    from ethergate import create_app
-    from ethergate.billing.views import usage_request_url
-    from tests.conftest import app_config
+@pytest.fixture
+def usage_page(app):
+    """The usage pages' request detail, or a stand-in registered before the first request."""
+    if "usage.request_detail" not in app.view_functions:
+        app.add_url_rule("/console/w/<slug>/usage/requests/<request_id>", endpoint="usage.request_detail",
+                         view_func=lambda **_: "")
+    return app
 
-    app = create_app(app_config(database_url))
-    with app.test_request_context():
-        assert usage_request_url("req_1") is None
-    app.add_url_rule("/console/w/<slug>/usage/requests/<request_id>", endpoint="usage.request_detail",
-                     view_func=lambda **_: "")
-    with app.test_request_context():
-        assert usage_request_url("req_1") is None  # the slug comes from g.workspace; none here
-        from flask import g
-        g.workspace = type("W", (), {"slug": "acme"})()
-        assert usage_request_url("req_1") == "/console/w/acme/usage/requests/req_1"
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+
+def test_request_ids_link_to_usage_only_when_that_page_exists(usage_page, client, owner, factories):
+    from flask import g, url_for
+    issued = factories.key(owner.workspace)
+    db.session.add(RequestLog(request_id="req_linked", workspace_id=owner.workspace.id, api_key_id=issued.key.id,
+                              method="POST", path="/v1/chat/completions", status_code=200, created_at=utcnow()))
+    db.session.commit()
+    ledger.post_entry(owner.workspace.id, -1_000, "usage", request_id="req_linked", api_key_id=issued.key.id)
+    with usage_page.test_request_context():
+        g.workspace = owner.workspace
+        href = url_for("usage.request_detail", request_id="req_linked")
+    for url in (keys_url(owner.slug, str(issued.key.id)), f"/console/w/{owner.slug}/credits/"):
+        page = client.get(url).get_data(as_text=True)
+        assert f'<a href="{href}"><code class="request-id">req_linked</code></a>' in page
+    usage_page.view_functions.pop("usage.request_detail")
+    for url in (keys_url(owner.slug, str(issued.key.id)), f"/console/w/{owner.slug}/credits/"):
+        page = client.get(url).get_data(as_text=True)
+        assert '<code class="request-id">req_linked</code>' in page and href not in page
 
 
 def test_keys_page_in_chinese(client, owner):
     client.submit("/language", {"lang": "zh-CN", "next": "/"})
     page = client.get(keys_url(owner.slug)).get_data(as_text=True)
-    assert "创建密钥" in page and "API 密钥" in page
+    assert "<h1>API 密钥</h1>" in page and "每个 /v1 请求都要在" in page
+    created = create(client, owner.slug, htmx=True).get_data(as_text=True)
+    assert "密钥已创建：请立即复制" in created
+    assert "请将其保存为 ETHERGATE_API_KEY；它不会再次显示。" in created
