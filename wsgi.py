@@ -21,10 +21,12 @@ except ConfigError as exc:
 def serve(host: str, port: int) -> None:
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
+    from ethergate.serving import OneWriteResponses
+
     idle: set = set()  # handlers waiting for the next request on a keep-alive connection
     draining: list = []
 
-    class NoDelayHandler(WSGIHandler):
+    class NoDelayHandler(OneWriteResponses, WSGIHandler):
         def __init__(self, sock, address, server, rfile=None):
             # Without TCP_NODELAY, keep-alive responses stall ~40 ms on Nagle + delayed ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

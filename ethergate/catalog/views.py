@@ -135,7 +135,7 @@ def model(model_id: str):
           "days without requests have no bar."),
         labels, points, [charts.Series("uptime", _("Uptime"), [NO_DATA if d.uptime is None else round(d.uptime * 1000)
                                                              for d in signals.days], charts.PALETTE[2])],
-        lambda value: charts.percent(None if value < 0 else value / 1000, locale))
+        lambda value: charts.percent(None if value < 0 else value / 1000, locale), fixed_top=1000)
     providers = {p.id: provider_readiness(p.id, current_app.config) for p in snapshot.providers.values()}
     base_url = current_app.config["PUBLIC_BASE_URL"] + "/v1"
     return render("catalog/model.html", row=row, model=found, signals=signals, tokens_chart=tokens_chart,

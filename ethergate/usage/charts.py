@@ -123,8 +123,8 @@ def _x_ticks(chart: Chart, slot: float) -> list[Tick]:
             if i % every == 0]
 
 
-def _y_axis(chart: Chart, maximum: float, integer: bool) -> float:
-    top, step = nice_scale(maximum, integer=integer)
+def _y_axis(chart: Chart, maximum: float, integer: bool, fixed_top: float | None = None) -> float:
+    top, step = nice_scale(fixed_top or maximum, integer=integer)
     height = chart.bottom - chart.top
     value = 0.0
     while value <= top + 1e-9:
@@ -134,13 +134,14 @@ def _y_axis(chart: Chart, maximum: float, integer: bool) -> float:
 
 
 def bar_chart(chart_id: str, title: str, summary: str, x_labels: list[str], points: list[str],
-              series: list[Series], value_format: Format, integer: bool = True, width: int = WIDTH) -> Chart:
-    """Stacked bars, one column per x value, series bottom to top in the given order."""
+              series: list[Series], value_format: Format, integer: bool = True, width: int = WIDTH,
+              fixed_top: float | None = None) -> Chart:
+    """Stacked bars, one column per x value, series bottom to top; `fixed_top` pins the axis (e.g. 100%)."""
     chart = Chart(chart_id, title, summary, series, x_labels, points, value_format, width=width)
     count = len(x_labels)
     stacks = [sum(s.values[i] for s in series) for i in range(count)]
     chart.empty = not any(value > 0 for value in stacks)
-    top = _y_axis(chart, max(stacks, default=0), integer)
+    top = _y_axis(chart, max(stacks, default=0), integer, fixed_top)
     slot = (chart.right - chart.left) / max(count, 1)
     width = max(slot * 0.7, 1.0)
     height = chart.bottom - chart.top

@@ -7,7 +7,7 @@ and every timestamp is naive UTC, as everywhere else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Iterator
 
@@ -299,7 +299,3 @@ def workspace_keys(workspace_id: int) -> list[ApiKey]:
                                    .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
     db.session.commit()
     return keys
-
-
-def narrowed(usage: UsageFilter, **changes) -> UsageFilter:
-    return replace(usage, **changes)

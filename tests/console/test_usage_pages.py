@@ -100,6 +100,7 @@ def test_filters_live_in_the_query_string_and_htmx_swaps_only_the_results(client
     yesterday = (traffic["today"] - timedelta(days=1)).isoformat()
     only_yesterday = client.get(usage_url(owner, **{"from": yesterday, "to": yesterday})).get_data(as_text=True)
     assert 'id="total-requests">1</span>' in only_yesterday and 'data-request-id="req_old"' in only_yesterday
+    assert 'hx-trigger="every 10s"' not in only_yesterday        # a past range cannot change: no polling
 
 
 def test_the_totals_poll_renders_only_the_totals(client, owner, traffic):
