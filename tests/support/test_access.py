@@ -37,6 +37,11 @@ def normalized(html: str) -> str:
     return CSRF_TOKEN.sub('"token"', NEXT_FIELD.sub("", html))
 
 
+def test_the_sweep_sees_the_support_pages():
+    assert {"/support/", "/support/requests/acme", "/support/workspaces/acme", "/support/workspaces/acme/adjust",
+            "/support/codes", "/support/codes/new", "/support/audit"} <= set(PATHS)
+
+
 def not_found_page(client) -> tuple[str, dict]:
     response = client.get("/no-such-page-at-all")
     assert response.status_code == 404
