@@ -128,7 +128,7 @@ def create_code(amount: str, note: str | None, expires_in_days: int | None) -> N
     micro = amount_argument(amount)
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        _code, plaintext = topups.create_code(micro, note=note, expires_at=expires_at)
+        _code, plaintext = topups.create_code(micro, note=note, expires_at=expires_at, actor_label="cli")
     except topups.TopupError as exc:
         fail(str(exc))
     click.echo(plaintext)
@@ -141,7 +141,7 @@ def redeem_code(workspace: str, code: str) -> None:
     """Credit a redemption code to a workspace and print its new balance."""
     ws = require_workspace(workspace)
     try:
-        entry = topups.redeem_code(ws.id, code)
+        entry = topups.redeem_code(ws.id, code, actor_label="cli")
     except topups.TopupError as exc:
         fail(str(exc))
     click.echo(format_plain(entry.balance_after))
@@ -233,6 +233,11 @@ def catalog_sync(path: str | None) -> None:
         report = sync_catalog(path or current_app.config.get("CATALOG_PATH"), current_app.config["CURRENCY"])
     except CatalogError as exc:
         fail(str(exc))
+    if report.changed:
+        accounts.record_audit("catalog.synced", actor_label="cli",
+                              details={"created": report.created, "updated": report.updated,
+                                       "deactivated": report.deactivated})
+        db.session.commit()
     click.echo(report.summary())
 
 

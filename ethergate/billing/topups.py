@@ -107,7 +107,7 @@ def digest_code(canonical: str) -> str:
 
 
 def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
-                expires_at: datetime | None = None) -> tuple[RedemptionCode, str]:
+                expires_at: datetime | None = None, actor_label: str | None = None) -> tuple[RedemptionCode, str]:
     """A new code worth `amount_micro`; the plaintext is returned once and only its digest is kept."""
     if amount_micro <= 0:
         raise InvalidAmount("a redemption code must be worth a positive amount")
@@ -120,13 +120,14 @@ def create_code(amount_micro: int, note: str | None = None, created_by: User | N
                           created_by_id=created_by.id if created_by else None, created_at=utcnow(),
                           expires_at=expires_at)
     db.session.add(code)
-    record_audit("code.created", actor=created_by, actor_label=None if created_by else "system",
+    record_audit("code.created", actor=created_by, actor_label=actor_label or (None if created_by else "system"),
                  target=code.prefix, details={"amount_micro": amount_micro, "note": code.note})
     db.session.commit()
     return code, plaintext
 
 
-def redeem_code(workspace_id: int, plaintext: str, user: User | None = None) -> ledger.PostedEntry:
+def redeem_code(workspace_id: int, plaintext: str, user: User | None = None,
+                actor_label: str | None = None) -> ledger.PostedEntry:
     """Credit the code's amount to the workspace, exactly once across all callers."""
     canonical = normalize_code(plaintext)
     if canonical is None:
@@ -144,8 +145,9 @@ def redeem_code(workspace_id: int, plaintext: str, user: User | None = None) -> 
             raise _why_not_redeemable(conn, digest, workspace_id)
         entry = _post(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
                       idempotency_key=f"code:{claimed.id}", note=claimed.note, actor_user_id=user_id,
-                      actor_label=user.email if user else None, created_at=now)
-        record_audit("code.redeemed", actor=user, workspace_id=workspace_id, target=claimed.prefix,
+                      actor_label=user.email if user else actor_label, created_at=now)
+        record_audit("code.redeemed", actor=user, actor_label=actor_label, workspace_id=workspace_id,
+                     target=claimed.prefix,
                      details={"amount_micro": claimed.amount_micro, "entry_id": entry.id})
         return entry
 
@@ -348,6 +350,10 @@ class StripeCheckout:
         entry = _post(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
                       idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
                       actor_user_id=row.created_by_id, created_at=now)
+        buyer = db.session.get(User, row.created_by_id) if row.created_by_id is not None else None
+        record_audit("credits.topup", actor=buyer, actor_label=None if buyer else "stripe",
+                     workspace_id=row.workspace_id, target=session_id,
+                     details={"amount_micro": row.amount_micro, "entry_id": entry.id, "payment_id": row.id})
         return WebhookResult(event_id, event_type, credited=True, payment_id=row.id,
                              workspace_id=row.workspace_id, entry=entry, detail="credited")
 

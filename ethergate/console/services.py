@@ -56,6 +56,7 @@ def authenticate(email: str, password: str) -> User | None:
 def sign_up(email: str, password: str) -> tuple[User, list[Workspace]]:
     """Create the user and let them into every workspace that invited their email; returns both."""
     user = create_user(email, password)
+    record_audit("user.created", actor=user, target=user.email, details={"staff": False, "via": "signup"})
     joined = accept_invitations(user)
     db.session.commit()
     return user, joined

@@ -1,9 +1,4 @@
-"""Every action that changes something writes an audit row, whoever does it: console, CLI or staff.
-
-The xfail tests are actions whose service writes no row yet; the fix is reported (support issue, part 2)
-rather than made here, since those services belong to others. They are strict: once the fix lands they
-pass, fail as XPASS, and the marker should go.
-"""
+"""Every action that changes something writes an audit row, whoever does it: console, CLI or staff."""
 from __future__ import annotations
 
 import pytest
@@ -15,8 +10,6 @@ from ethergate.console import services as console
 from ethergate.extensions import db
 from ethergate.keys import services as keys
 from tests.billing.stripe_helpers import WEBHOOK_SECRET, fake_stripe, session_event, signed, start  # noqa: F401
-
-MISSING = "no audit row yet; the diff is in the support console report"
 
 
 def last_id() -> int:
@@ -80,14 +73,12 @@ def test_cli_actions_are_audited_as_cli(app, factories):
         ("credits.adjustment", "cli"), ("key.created", "cli")]
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING)
 def test_console_sign_up_is_audited(app):
     user, _joined = console.sign_up("new@example.com", "correct horse battery")
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.created",
                                                       AuditEvent.target == user.email)) is not None
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING)
 def test_card_top_up_is_audited(app, factories, fake_stripe):  # noqa: F811
     app.config.update(STRIPE_SECRET_KEY="sk_test_123", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
                       STRIPE_API_BASE=fake_stripe.url)
@@ -100,7 +91,6 @@ def test_card_top_up_is_audited(app, factories, fake_stripe):  # noqa: F811
     assert "credits.topup" in actions(workspace.id)
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING)
 def test_cli_codes_are_attributed_to_the_cli(app, factories):
     workspace = factories.workspace()
     runner, before = app.test_cli_runner(), last_id()
@@ -109,7 +99,6 @@ def test_cli_codes_are_attributed_to_the_cli(app, factories):
     assert labelled(before) == [("code.created", "cli"), ("code.redeemed", "cli")]
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING)
 def test_catalog_sync_that_changes_models_is_audited(app, tmp_path):
     from ethergate.catalog.sync import SHIPPED_CATALOG
     catalog = tmp_path / "catalog.toml"
