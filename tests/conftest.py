@@ -211,3 +211,21 @@ def live_app(live_server):
 @pytest.fixture
 def live_factories(live_app):
     return Factories(live_app)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+# One Playwright per test process: a second sync_playwright() in the same process is refused.
+@pytest.fixture(scope="session")
+def chromium():
+    path = services.find_chromium()
+    if path is None:
+        pytest.skip("Chromium is not installed (tests.services.find_chromium() found none); "
+                    "install it with: scripts/install-system-deps.sh browser")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -6,25 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("Chromium is not installed (tests.services.find_chromium() found none); "
-                    "install it with: scripts/install-system-deps.sh browser")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

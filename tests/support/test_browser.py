@@ -9,23 +9,8 @@ import requests
 
 from ethergate.extensions import db
 from tests.console.conftest import PASSWORD
-from tests.services import find_chromium
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def chromium():
-    path = find_chromium() or ("/usr/bin/chromium" if shutil.which("/usr/bin/chromium") else None)
-    if path is None:
-        pytest.skip("chromium not installed; run: scripts/install-system-deps.sh browser")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_staff_reads_a_failed_over_request_in_the_browser(live_server, live_factories, fake_upstream, chromium,
