@@ -83,11 +83,11 @@ def _manageable(key_id: int) -> ApiKey:
     return key
 
 
-def _index_context(form: KeyForm | None = None, **extra) -> dict:
+def _index_context(form: KeyForm | None = None, open_form: bool = False, **extra) -> dict:
     keys = list_keys(g.workspace.id)
     db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     form = form or key_form()
-    return {"keys": keys, "form": form, "open_form": not keys or bool(form.errors), **extra}
+    return {"keys": keys, "form": form, "open_form": open_form or not keys or bool(form.errors), **extra}
 
 
 def _page_with_new_key(issued, status: int = 200, **extra):

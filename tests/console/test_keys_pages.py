@@ -83,6 +83,13 @@ def test_create_by_htmx_answers_with_the_widget_and_the_list_out_of_band(client,
     assert KEY_RE.search(text) is None and "Create key" in text
 
 
+def test_create_form_opens_when_there_is_no_key_or_when_asked(client, owner, factories):
+    assert '<details class="card" open>' in client.get(keys_url(owner.slug)).get_data(as_text=True)
+    factories.key(owner.workspace)
+    assert '<details class="card">' in client.get(keys_url(owner.slug)).get_data(as_text=True)
+    assert '<details class="card" open>' in client.get(keys_url(owner.slug) + "?new=1").get_data(as_text=True)
+
+
 def test_create_with_every_policy(client, owner):
     expires = (utcnow() + timedelta(days=30)).date()
     response = create(client, owner.slug, name="batch", rpm_limit="5", tpm_limit="20000", monthly_cap="12.50",
