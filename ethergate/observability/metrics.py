@@ -51,6 +51,20 @@ HOLDS_RELEASED = Counter("ethergate_holds_released_total",
                          "Credit holds released by the sweep because their request never finished.")
 
 _warned = {"done": False}
+# Labelled children by (metric, labels): `labels()` validates and locks on every call, several times per request.
+# The label values come from the catalog, status codes and fixed kinds, so this stays small; the bound is a guard.
+_children: dict[tuple, object] = {}
+MAX_CHILDREN = 10_000
+
+
+def _child(metric, *labels):
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        if len(_children) >= MAX_CHILDREN:
+            _children.clear()
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def _warn_once(what: str) -> None:
@@ -70,28 +84,28 @@ def observe_request(row: dict) -> None:
 def _observe(row: dict) -> None:
     status = int(row.get("status_code") or 0)
     model, provider = row.get("model_id") or "", row.get("provider") or ""
-    REQUESTS.labels(model, provider, str(status)).inc()
+    _child(REQUESTS, model, provider, str(status)).inc()
     if row.get("latency_ms") is not None:
-        LATENCY.labels(model, provider).observe(row["latency_ms"] / 1000)
+        _child(LATENCY, model, provider).observe(row["latency_ms"] / 1000)
     if row.get("ttft_ms") is not None:
-        TIME_TO_FIRST_TOKEN.labels(model, provider).observe(row["ttft_ms"] / 1000)
+        _child(TIME_TO_FIRST_TOKEN, model, provider).observe(row["ttft_ms"] / 1000)
     for kind in TOKEN_KINDS:
         count = int(row.get(f"{kind}_tokens") or 0)
         if count > 0:
-            TOKENS.labels(model, kind).inc(count)
+            _child(TOKENS, model, kind).inc(count)
     cost = int(row.get("cost_micro") or 0)
     if cost > 0:
-        CREDITS_DEBITED.labels(model).inc(cost)
+        _child(CREDITS_DEBITED, model).inc(cost)
     for attempt in row.get("attempts") or ():
         if isinstance(attempt, dict) and attempt.get("error"):
-            UPSTREAM_ERRORS.labels(attempt.get("provider") or provider, attempt.get("kind") or "unknown").inc()
+            _child(UPSTREAM_ERRORS, attempt.get("provider") or provider, attempt.get("kind") or "unknown").inc()
     code = row.get("error_code")
     if status == 200 and code == "provider_request_failed":
-        UPSTREAM_ERRORS.labels(provider, "stream_interrupted").inc()
+        _child(UPSTREAM_ERRORS, provider, "stream_interrupted").inc()
     elif status == 429 and code in RATE_LIMIT_CODES:
-        RATE_LIMITED.labels(code).inc()
+        _child(RATE_LIMITED, code).inc()
     elif status == 402:
-        PAYMENT_REQUIRED.labels(code or "").inc()
+        _child(PAYMENT_REQUIRED, code or "").inc()
 
 
 def stream_opened() -> None:
