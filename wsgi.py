@@ -68,9 +68,13 @@ def serve(host: str, port: int) -> None:
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
     from ethergate.billing.sweeper import start_sweeper
+    from ethergate.database import start_checkpointer
+    from ethergate.extensions import db
     from ethergate.observability.logs import configure_logging
     configure_logging(app)
     start_sweeper(app)
+    with app.app_context():
+        start_checkpointer(db.engine)
     # serve_forever stops the server again on its way out, killing handlers after stop_timeout (1 s by default).
     server.serve_forever(stop_timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
 

@@ -34,10 +34,11 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 class Statement:
     """One SQL statement with `:name` placeholders, rendered once per dialect."""
 
-    __slots__ = ("text", "postgresql")
+    __slots__ = ("text", "postgresql", "names")
 
     def __init__(self, text: str):
         self.text = " ".join(text.split())
+        self.names = tuple(dict.fromkeys(_NAMED.findall(self.text)))
         # psycopg uses pyformat: a literal % must be doubled; sqlite3 takes :name as written.
         self.postgresql = _NAMED.sub(r"%(\1)s", self.text.replace("%", "%%"))
 
@@ -70,6 +71,8 @@ class RowInsert:
 
     def __init__(self, table: Table, returning_id: bool = True):
         columns = [c for c in table.columns if c.name != "id"]
+        self.table = table.name
+        self.column_objects = {c.name: c for c in columns}  # a foreign key column learns its type late
         self.columns = tuple(c.name for c in columns)
         self.names = frozenset(self.columns)
         self.defaults = {c.name: c.default.arg for c in columns if c.default is not None and c.default.is_scalar}
@@ -99,14 +102,22 @@ class RowInsert:
                 row[name] = tx.time(row[name])
         return row
 
+    def param_name(self, column: str) -> str:
+        """The parameter name of a column in `prefixed_params`, unique across tables in one statement."""
+        return f"{self.table}__{column}"
+
+    def prefixed_params(self, values: dict, tx: "Transaction") -> dict:
+        return {self.param_name(name): value for name, value in self.params(values, tx).items()}
+
 
 class Transaction:
     """One write transaction on a DBAPI connection; use as a context manager (commits, or rolls back)."""
 
-    __slots__ = ("dialect", "time", "_fairy", "_session", "_cursor", "_dbapi_error")
+    __slots__ = ("dialect", "time", "_fairy", "_session", "_cursor", "_dbapi_error", "_single")
 
-    def __init__(self):
+    def __init__(self, single: bool = False):
         self._fairy = self._session = self._cursor = None
+        self._single = single
 
     def __enter__(self) -> "Transaction":
         engine = db.engine
@@ -123,6 +134,9 @@ class Transaction:
             self._cursor = fairy.cursor()
             if self.dialect == "sqlite":
                 self._cursor.execute("BEGIN IMMEDIATE")
+            elif self._single:
+                # One statement is its own transaction: no BEGIN and COMMIT round trips (see `transaction`).
+                fairy.dbapi_connection.autocommit = True
         except self._dbapi_error as error:
             wrapped = self._wrap(error, "BEGIN IMMEDIATE", None)
             self._abandon(error)
@@ -145,7 +159,10 @@ class Transaction:
             return
         fairy = self._fairy
         try:
-            fairy.commit()
+            if self._single and self.dialect != "sqlite":
+                fairy.dbapi_connection.autocommit = False  # the pool hands out connections in transaction mode
+            else:
+                fairy.commit()
         except self._dbapi_error as failure:
             wrapped = self._wrap(failure, "COMMIT", None)
             self._abandon(failure)
@@ -169,6 +186,8 @@ class Transaction:
                 fairy.invalidate(getattr(error, "orig", error))
             else:
                 fairy.rollback()
+                if self._single and self.dialect != "sqlite":
+                    fairy.dbapi_connection.autocommit = False
         except Exception:  # noqa: BLE001 (the original error is the one to report)
             fairy.invalidate()
         finally:
@@ -209,6 +228,16 @@ class Transaction:
         return cursor.fetchall()[0][0] if insert.returning_id else None
 
 
-def transaction() -> Transaction:
-    """`with transaction() as tx:` one short write transaction (see the module docstring)."""
-    return Transaction()
+def dialect_name() -> str:
+    """"sqlite" or "postgresql": the app's database (needs an app context)."""
+    return db.engine.dialect.name
+
+
+def transaction(single: bool = False) -> Transaction:
+    """`with transaction() as tx:` one short write transaction (see the module docstring).
+
+    `single=True` promises exactly one statement: on PostgreSQL it then runs in autocommit, so the whole
+    transaction is one round trip and a row it locks is held only while the server runs it. (SQLite keeps
+    BEGIN IMMEDIATE: it has no round trips to save.)
+    """
+    return Transaction(single)

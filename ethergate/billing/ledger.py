@@ -7,6 +7,10 @@ the changes are atomic on SQLite and PostgreSQL alike, across processes:
 * a hold resolves exactly once (captured, voided or expired): the state change is a conditional
   UPDATE on `status = 'pending'` and only the caller that changed it moves money;
 * every entry stores `balance_after`, and the balance always equals the sum of the entries.
+
+The hold lifecycle (reserve, capture, void, sweep) runs on every request, so its statements are written
+once (sqlfast); on PostgreSQL a request's hold and its capture are one statement each (fastpath). Top-ups,
+grants and reports keep the SQLAlchemy helpers below, which other services share.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import KeySpend
-from ..sqlfast import RowInsert, Statement, Transaction, transaction
+from ..sqlfast import RowInsert, Statement, Transaction, dialect_name, transaction
+from . import fastpath
 from ..timeutil import month_key, utcnow
 from .models import CreditAccount, Hold, LedgerEntry
 
@@ -183,21 +188,35 @@ def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int 
         raise LedgerError("a hold cannot be negative")
     now = now or utcnow()
     month = month_key(now) if key_cap is not None and api_key_id is not None else None
-    with transaction() as tx:
-        # The hold row first: a refused reservation rolls it back, and the account row is locked last.
-        hold_id = tx.scalar(INSERT_HOLD, {
-            "workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
-            "key_month": month, "now": tx.time(now), "expires_at": tx.time(now + timedelta(seconds=ttl_seconds))})
-        if tx.one(HOLD_FUNDS, {"amount": amount, "workspace_id": workspace_id}) is None:
+    one_statement = month is None and dialect_name() == "postgresql"
+    with transaction(single=one_statement) as tx:
+        params = {"workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
+                  "key_month": month, "now": tx.time(now), "expires_at": tx.time(now + timedelta(seconds=ttl_seconds))}
+        if one_statement:
+            hold_id = tx.scalar(fastpath.RESERVE, params)  # None: not enough funds, and nothing was written
+        else:
+            return _reserve_steps(tx, params, key_cap)
+    if hold_id is None:
+        with transaction(single=True) as tx:
             balance, held = _state_in(tx, workspace_id)
-            raise InsufficientCredits(balance, balance - held, amount)
-        if month is not None:
-            key_month = {"api_key_id": api_key_id, "month": month}
-            tx.execute(ENSURE_KEY_MONTH, key_month)
-            if not tx.rowcount(HOLD_KEY_FUNDS, {**key_month, "amount": amount, "cap": key_cap}):
-                spent, held = tx.one(KEY_MONTH, key_month)
-                raise SpendCapExceeded(key_cap, int(spent), int(held), amount)
-        return hold_id
+        raise InsufficientCredits(balance, balance - held, amount)
+    return hold_id
+
+
+def _reserve_steps(tx: Transaction, params: dict, key_cap: int | None) -> int:
+    amount, workspace_id = params["amount"], params["workspace_id"]
+    # The hold row first: a refused reservation rolls it back, and the account row is locked last.
+    hold_id = tx.scalar(INSERT_HOLD, params)
+    if tx.one(HOLD_FUNDS, params) is None:
+        balance, held = _state_in(tx, workspace_id)
+        raise InsufficientCredits(balance, balance - held, amount)
+    if params["key_month"] is not None:
+        key_month = {"api_key_id": params["api_key_id"], "month": params["key_month"]}
+        tx.execute(ENSURE_KEY_MONTH, key_month)
+        if not tx.rowcount(HOLD_KEY_FUNDS, {**key_month, "amount": amount, "cap": key_cap}):
+            spent, held = tx.one(KEY_MONTH, key_month)
+            raise SpendCapExceeded(key_cap, int(spent), int(held), amount)
+    return hold_id
 
 
 def _resolve(tx: Transaction, hold_id: int, status: str, captured: int | None, now: datetime):
@@ -219,17 +238,32 @@ def _release_hold(tx: Transaction, hold, spent: int = 0) -> None:
     _release_key_hold(tx, hold, spent)
 
 
-def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = None, **refs) -> PostedEntry | None:
+def capture(hold_id: int, cost: int, *, extra_rows=None, also_insert: tuple[RowInsert, dict] | None = None,
+            now: datetime | None = None, **refs) -> PostedEntry | None:
     """Debit the metered `cost` and release the rest of the hold, in one transaction.
 
-    `extra_rows(tx)` runs inside the same transaction (the request log row goes there, so billing and
-    logging land together). If the hold had already expired (a request that outlived its hold), the
-    usage is still debited, without a hold reference: no successful request goes unbilled.
-    Returns the entry, or None when cost is 0.
+    `also_insert=(RowInsert, values)` and `extra_rows(tx)` write more rows inside the same transaction (the
+    request log row goes there, so billing and logging land together). If the hold had already expired (a
+    request that outlived its hold), the usage is still debited, without a hold reference: no successful
+    request goes unbilled. Returns the entry, or None when cost is 0.
     """
     if cost < 0:
         raise LedgerError("a capture cannot be negative")
     now = now or utcnow()
+    if extra_rows is None and dialect_name() == "postgresql":
+        with transaction(single=True) as tx:
+            statement = fastpath.capture_statement(INSERT_ENTRY, also_insert[0] if also_insert else None,
+                                                   key_from_hold="api_key_id" not in refs)
+            params = {"cost": cost, "now": tx.time(now), "hold_id": hold_id}
+            params.update(INSERT_ENTRY.prefixed_params(dict(refs, amount_micro=-cost, created_at=now) if cost else {},
+                                                       tx))
+            if also_insert:
+                params.update(also_insert[0].prefixed_params(also_insert[1], tx))
+            # Only the names it uses: psycopg caches a statement's parsing only up to 50 parameters.
+            row = tx.one(statement, {name: params[name] for name in statement.names})
+        if row is not None:
+            return PostedEntry(row[2], row[1], -cost) if cost else None
+        # The hold was not pending and nothing was written: the general path below says why.
     with transaction() as tx:
         hold = _resolve(tx, hold_id, "captured", cost, now)
         if hold is not None:
@@ -244,8 +278,11 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = 
             workspace_id, held_delta, hold_ref = late[1], 0, None
             refs.setdefault("api_key_id", late[2])
             refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
+        # Before the account row, so its lock is not held while these are written.
+        if also_insert is not None:
+            tx.insert(*also_insert)
         if extra_rows is not None:
-            extra_rows(tx)  # before the account row, so its lock is not held while the log row is written
+            extra_rows(tx)
         balance_after = tx.scalar(MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
                                                "workspace_id": workspace_id})
         entry = None
@@ -259,11 +296,14 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, now: datetime | None = 
         return entry
 
 
-def void(hold_id: int, *, extra_rows=None, now: datetime | None = None) -> bool:
+def void(hold_id: int, *, extra_rows=None, also_insert: tuple[RowInsert, dict] | None = None,
+         now: datetime | None = None) -> bool:
     """Release a hold in full (the request failed). True if this call resolved it."""
     now = now or utcnow()
     with transaction() as tx:
         hold = _resolve(tx, hold_id, "voided", 0, now)
+        if also_insert is not None:
+            tx.insert(*also_insert)
         if extra_rows is not None:
             extra_rows(tx)
         if hold is not None:

@@ -13,7 +13,7 @@ from ..catalog.snapshot import get_snapshot
 from ..limits.limiter import LimiterUnavailable, get_limiter
 from ..money import format_money
 from ..timeutil import utcnow
-from ..usage.recorder import insert_log, log_values
+from ..usage.recorder import INSERT_LOG, log_values
 from . import bp
 from .context import base_log_fields, parse_json_body, retry_headers, runtime
 from .errors import GatewayError, model_not_found
@@ -174,7 +174,7 @@ class Billing:
             cost = min(cost, self.hold_amount)  # an estimate never bills beyond what was held
         row = self._row(usage, cost_micro=cost, estimated=estimated, **fields)
         g.logged = True
-        ledger.capture(self.hold_id, cost, extra_rows=lambda tx: insert_log(tx, row),
+        ledger.capture(self.hold_id, cost, also_insert=(INSERT_LOG, row),
                        request_id=row["request_id"], model_id=self.model.id, provider=fields.get("provider"),
                        prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
                        completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens,
@@ -189,5 +189,5 @@ class Billing:
     def void(self, **fields) -> None:
         row = self._row(None, **fields)
         g.logged = True
-        ledger.void(self.hold_id, extra_rows=lambda tx: insert_log(tx, row))
+        ledger.void(self.hold_id, also_insert=(INSERT_LOG, row))
 
