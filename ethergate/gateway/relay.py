@@ -99,7 +99,10 @@ class Relay:
         finally:
             stream_closed()
             disconnect.stop(watcher)
-            self.stream.close()
+            if self.done and not self.cancelled:
+                self.upstream.finish(self.stream)
+            else:
+                self.stream.close()
             self._settle()
 
     def _settle(self) -> None:

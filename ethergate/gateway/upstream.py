@@ -33,6 +33,9 @@ READ_SIZE = 65536
 REAL_POLL = gevent.monkey.get_original("select", "poll")
 CIRCUIT_OPEN = "circuit open after repeated failures"
 MAX_ERROR_BODY = 65536
+# After a stream's last event the provider's end of response is normally already here; waiting this long
+# for it lets the connection be reused (no new TCP, DNS and TLS set-up for the next stream).
+FINISH_WAIT_SECONDS = 0.05
 # The headers requests' Session sent before this module called urllib3 directly (requests cost ~0.35 ms of
 # CPU per call on top of urllib3); providers see the same request as before.
 BASE_HEADERS = {"User-Agent": "python-requests/2.34.2", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
@@ -281,6 +284,21 @@ class Upstream:
 
     def open_stream(self, model: ModelInfo, snapshot: CatalogSnapshot, build_body) -> Stream:
         return self._try_routes(model, snapshot, build_body, stream=True)
+
+    def finish(self, stream: Stream) -> None:
+        """After a stream's last event: keep its connection if the response ends at once, else close it."""
+        timer = gevent.Timeout(FINISH_WAIT_SECONDS)
+        timer.start()
+        try:
+            ended = next(stream.rest, b"") == b""  # anything more than the end means the connection is unsafe
+        except BaseException:  # noqa: BLE001 (the timer, or a broken socket: the connection is not reused)
+            ended = False
+        finally:
+            timer.cancel()
+        if ended:
+            stream.response.release_conn()
+        else:
+            stream.close()
 
     def read_next(self, stream: Stream) -> bytes:
         """The next bytes of an open stream, or b'' at its end; raises on an idle gap or a broken socket."""
