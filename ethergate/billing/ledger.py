@@ -170,7 +170,7 @@ RELEASE_KEY_FUNDS = Statement("""
     UPDATE key_spend SET held_micro = held_micro - :held, spent_micro = spent_micro + :spent
     WHERE api_key_id = :api_key_id AND month = :month""")
 EXPIRED_HOLDS = Statement("""
-    SELECT id FROM holds WHERE status = 'pending' AND expires_at < :now ORDER BY id LIMIT :limit""")
+    SELECT id FROM holds WHERE status = 'pending' AND expires_at < :now ORDER BY expires_at, id LIMIT :limit""")
 INSERT_ENTRY = RowInsert(entries)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -29,9 +29,11 @@ class CreditAccount(db.Model):
 
 class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
+    # A workspace's ledger is read newest first: one index serves the filter and the order.
+    __table_args__ = (Index("ix_ledger_entries_workspace_created", "workspace_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     amount_micro: Mapped[int] = mapped_column(BigInteger)
     balance_after_micro: Mapped[int] = mapped_column(BigInteger)
@@ -51,11 +53,14 @@ class LedgerEntry(db.Model):
     estimated: Mapped[bool] = mapped_column(default=False)
     reference: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Hold(db.Model):
     __tablename__ = "holds"
+    # Only pending holds can expire: the sweep's index holds those alone, and a resolved hold leaves it.
+    __table_args__ = (Index("ix_holds_pending_expiry", "expires_at", sqlite_where=text("status = 'pending'"),
+                            postgresql_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -63,10 +68,10 @@ class Hold(db.Model):
     request_id: Mapped[str] = mapped_column(String(128), index=True)
     amount_micro: Mapped[int] = mapped_column(BigInteger)
     key_month: Mapped[str | None] = mapped_column(String(7))
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     captured_micro: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
 
 

@@ -46,4 +46,4 @@ class RequestLog(db.Model):
     hold_id: Mapped[int | None] = mapped_column(BigInteger)
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # read through the composite indexes above
