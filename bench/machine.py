@@ -103,3 +103,43 @@ class CpuMeter:
         """Average number of cores that other processes kept busy since the meter started."""
         busy, own = _busy_ticks() - self.busy, _own_ticks(self.roots) - self.own
         return round(max(busy - own, 0) / CLOCK_TICKS / seconds, 2) if seconds > 0 else 0.0
+
+
+# Processes the benchmark talks to, by the name the kernel knows them by; the gateway is given by pid.
+ROLES = {"postgres": "postgresql", "redis-server": "redis", "nginx": "upstream", "wrk": "load generator"}
+
+
+def ticks_by_role(gateway_pids: list[int]) -> dict[str, int]:
+    """CPU ticks used so far, by role: the gateway's processes, PostgreSQL, Redis, nginx, and wrk (running or
+    already reaped by this process)."""
+    gateway = set(gateway_pids)
+    found: dict[str, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        role = "gateway" if pid in gateway else ROLES.get(comm)
+        fields = _stat_fields(pid) if role else None
+        if fields:
+            found[role] = found.get(role, 0) + int(fields[11]) + int(fields[12])
+    reaped = os.times()  # the measured wrk is the only child of this process that exits during a run
+    found["load generator"] = found.get("load generator", 0) + round(
+        (reaped.children_user + reaped.children_system) * CLOCK_TICKS)
+    return found
+
+
+class RoleMeter:
+    """Cores each role kept busy over one measured span: where a multi-process run's CPU goes."""
+
+    def __init__(self, gateway_pids: list[int]):
+        self.gateway_pids = gateway_pids
+        self.before = ticks_by_role(gateway_pids)
+
+    def cores(self, seconds: float) -> dict[str, float]:
+        after = ticks_by_role(self.gateway_pids)
+        return {role: round((ticks - self.before.get(role, 0)) / CLOCK_TICKS / seconds, 2)
+                for role, ticks in sorted(after.items()) if seconds > 0}

@@ -133,6 +133,21 @@ def streams_table(results: dict) -> list[list[str]]:
     return table
 
 
+ROLE_COLUMNS = ("gateway", "postgresql", "redis", "upstream", "load generator")
+
+
+def cpu_table(results: dict) -> list[list[str]]:
+    """Cores each process kept busy during the c32 runs: what bounds throughput on a shared 2-core box."""
+    table = [["CPU cores, c32", *ROLE_COLUMNS, "total"]]
+    for label, path in (("gateway 1 proc SQLite", ("single", "c32")), ("1 proc PostgreSQL", ("multi", "single_c32")),
+                        ("gunicorn 2w PostgreSQL", ("multi", "c32"))):
+        roles = _get(results, *path, "cpu_cores_by_role")
+        if roles:
+            table.append([label, *(_fmt(roles.get(role, 0.0)) for role in ROLE_COLUMNS),
+                          _fmt(round(sum(roles.values()), 2))])
+    return table
+
+
 def render(table: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
@@ -156,6 +171,8 @@ def summary(results: dict) -> str:
     parts += [render(targets), ""]
     if len(measurements_table(results)) > 1:
         parts += [render(measurements_table(results)), ""]
+    if len(cpu_table(results)) > 1:
+        parts += [render(cpu_table(results)), ""]
     if len(streams_table(results)) > 1:
         parts += [render(streams_table(results)), ""]
     capacity = _get(results, "single", "capacity")

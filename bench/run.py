@@ -80,12 +80,15 @@ class Bench:
         """
         wrk.run(url, script, connections, self.plan.warmup)
         meter = machine.CpuMeter(roots)
+        roles = machine.RoleMeter(server_pids or [])
         cpu_before = machine.cpu_seconds(server_pids or [])
         started = time.monotonic()
         result = wrk.run(url, script, connections, self.plan.duration)
         cpu_used = machine.cpu_seconds(server_pids or []) - cpu_before
-        self.note_other_cpu(label, meter, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self.note_other_cpu(label, meter, elapsed)
         data = result.to_dict()
+        data["cpu_cores_by_role"] = roles.cores(elapsed)
         if server_pids and result.requests:
             data["server_cpu_ms_per_request"] = round(cpu_used * 1000 / result.requests, 3)
         errors = result.error_count + result.non_2xx
