@@ -91,7 +91,9 @@ except StartRefused as exc:
     refuse(exc)
 
 bind = os.environ.get("ETHERGATE_BIND") or "127.0.0.1:8000"
-worker_class = "gevent"
+# gevent's WSGI server in each worker, as `python wsgi.py` runs: post_worker_init gives it the app's handler,
+# which sends a response's headers and first chunk in one write (gunicorn's "gevent" worker uses two).
+worker_class = "gunicorn.workers.ggevent.GeventPyWSGIWorker"
 worker_connections = 1000
 keepalive = 5
 # Streams can run for minutes; the gevent worker's heartbeat keeps it alive, this only catches a stuck loop.
@@ -165,9 +167,11 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.observability.logs import configure_logging
+    from ethergate.serving import use_in_worker
 
     configure_logging(worker.wsgi)
     start_sweeper(worker.wsgi)
+    use_in_worker(worker)
 
 
 def child_exit(server, worker):

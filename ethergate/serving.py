@@ -1,5 +1,17 @@
-"""What the gevent WSGI server (wsgi.py) does differently from gevent's defaults, for the /v1 hot path."""
+"""How EtherGate's servers write responses, for the /v1 hot path.
+
+`OneWriteResponses` is what both servers do differently from gevent's defaults. `python wsgi.py` mixes it into
+its own handler; gunicorn serves with gunicorn's pywsgi worker and `use_in_worker` below (called from
+gunicorn.conf.py's post_worker_init, in the worker, after gevent patched it: importing this module imports
+the ethergate package, hence Flask, which the master must not import).
+"""
 from __future__ import annotations
+
+import socket
+from functools import partial
+
+import gevent
+from gunicorn.workers.ggevent import PyWSGIHandler, PyWSGIServer
 
 # Above this a body is sent on its own, as gevent does: copying it behind the headers would cost more than a write.
 COALESCE_LIMIT = 65536
@@ -34,3 +46,63 @@ class OneWriteResponses:
             data, self._held = self._held + data, None
             self._holding = False
         super()._sendall(data)
+
+
+class GunicornHandler(OneWriteResponses, PyWSGIHandler):
+    """gunicorn's pywsgi handler writing like wsgi.py's, with what gunicorn's own keep-alive loop did.
+
+    TCP_NODELAY needs nothing here: gunicorn sets it on the listener and Linux copies it to accepted sockets.
+    """
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["ethergate.client_socket"] = self.socket  # lets a stream notice a vanished client
+        return environ
+
+    def read_requestline(self):
+        # As in gunicorn's gevent worker: `keepalive` seconds to start each request, and no new request once
+        # the worker is shutting down (an in-flight response finishes, then its connection closes).
+        server = self.server
+        if server.closed:
+            return ""
+        line = ""
+        server.idle.add(self)
+        try:
+            with gevent.Timeout(server.keepalive, False):
+                line = super().read_requestline()
+        finally:
+            server.idle.discard(self)
+        return line
+
+    def log_request(self):
+        if self.server.log.access_log_enabled:  # off (accesslog = None): the app writes its own access lines
+            super().log_request()
+
+
+class GunicornServer(PyWSGIServer):
+    def __init__(self, *args, log, keepalive, **kwargs):
+        # pywsgi's own error lines (malformed requests and the like) go to gunicorn's JSON error log.
+        super().__init__(*args, log=log, error_log=log.error_log, **kwargs)
+        # gunicorn's keepalive 0 (no keep-alive) lifts the limit here: a 0 s timeout would fail every read.
+        self.keepalive = keepalive or None
+        self.idle = set()  # handlers waiting for the next request on a keep-alive connection
+
+    def close(self):
+        # The worker is stopping: stop accepting and end idle keep-alive connections at once, so only
+        # in-flight requests keep it (up to graceful_timeout).
+        super().close()
+        for handler in list(self.idle):
+            try:
+                handler.socket.shutdown(socket.SHUT_RD)  # wakes its read with EOF
+            except (AttributeError, OSError):
+                pass
+
+
+def use_in_worker(worker) -> None:
+    """Serve a gunicorn `GeventPyWSGIWorker` with the classes above; call before its run() starts serving.
+
+    gunicorn's default gevent worker sends headers and body in two writes; its pywsgi worker runs gevent's
+    server, as wsgi.py does, so it can write like wsgi.py.
+    """
+    worker.wsgi_handler = GunicornHandler
+    worker.server_class = partial(GunicornServer, keepalive=worker.cfg.keepalive)

@@ -132,7 +132,7 @@ def load_gunicorn_conf(monkeypatch, **env):
 def test_gunicorn_settings(monkeypatch):
     conf = load_gunicorn_conf(monkeypatch, ETHERGATE_REDIS_URL="redis://127.0.0.1:6379/0")
     assert (conf.worker_class, conf.bind, conf.workers, conf.graceful_timeout, conf.keepalive) == \
-           ("gevent", "127.0.0.1:8000", 2, 30, 5)
+           ("gunicorn.workers.ggevent.GeventPyWSGIWorker", "127.0.0.1:8000", 2, 30, 5)
     conf = load_gunicorn_conf(monkeypatch, ETHERGATE_WORKERS="1", ETHERGATE_BIND="0.0.0.0:9000")
     assert (conf.workers, conf.bind) == (1, "0.0.0.0:9000")
     assert conf.check_rate_limit_scope(3, {"ETHERGATE_ALLOW_PER_PROCESS_LIMITS": "true"}).startswith(
