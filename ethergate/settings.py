@@ -132,6 +132,8 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["LOG_LEVEL"] = parse_choice(
         "ETHERGATE_LOG_LEVEL", get("ETHERGATE_LOG_LEVEL") or "info", ("debug", "info", "warning", "error"))
     cfg["METRICS_TOKEN"] = get("ETHERGATE_METRICS_TOKEN")
+    cfg["DATABASE_POOL_SIZE"] = parse_int(
+        "ETHERGATE_DATABASE_POOL_SIZE", get("ETHERGATE_DATABASE_POOL_SIZE") or "60", minimum=1, maximum=1000)
     cfg["TRUSTED_PROXIES"] = parse_int(
         "ETHERGATE_TRUSTED_PROXIES", get("ETHERGATE_TRUSTED_PROXIES") or "0", minimum=0, maximum=5)
     cfg["STRIPE_SECRET_KEY"] = get("ETHERGATE_STRIPE_SECRET_KEY")

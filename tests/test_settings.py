@@ -18,6 +18,7 @@ BAD = [
     ("ETHERGATE_CONNECT_TIMEOUT", "-1", "greater than 0"),
     ("ETHERGATE_RATE_LIMIT_FAILURE_MODE", "maybe", "open, closed"),
     ("ETHERGATE_CATALOG_PATH", "/nonexistent/catalog.toml", "no such file"),
+    ("ETHERGATE_DATABASE_POOL_SIZE", "0", "ETHERGATE_DATABASE_POOL_SIZE"),
 ]
 
 
@@ -35,6 +36,15 @@ def test_defaults(tmp_path):
     assert cfg["CURRENCY"] == "CNY"
     assert cfg["MAX_BODY_BYTES"] == 16 * 1024 * 1024
     assert cfg["PROVIDER_KEYS"] == {"deepseek": None, "qwen": None, "moonshot": None}
+    assert cfg["DATABASE_POOL_SIZE"] == 60
+
+
+def test_postgres_pool_keeps_its_connections(tmp_path):
+    from ethergate import create_app
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://eg@127.0.0.1:1/eg", "SECRET_KEY": TEST_SECRET,
+                      "DATABASE_POOL_SIZE": 7})
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert (options["pool_size"], options["max_overflow"]) == (7, 0)
 
 
 def test_postgres_url_gets_the_gevent_aware_driver(tmp_path):
