@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ..console.access import workspace_view
 from ..console.forms import role_label
+from ..console.htmx import private_page
 from ..console.nav import NavItem, add_console_item
 from ..console.rendering import render
 from ..extensions import db
@@ -50,11 +51,7 @@ bp = Blueprint("audit", __name__, url_prefix="/console/w/<slug>")
 add_console_item(NavItem("audit.index", _l("Audit log"), order=65, min_role="owner", section="audit."))
 
 
-@bp.after_request
-def private_page(response):
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.vary.add("HX-Request")
-    return response
+bp.after_request(private_page)
 
 
 @dataclass

@@ -10,6 +10,7 @@
 * `stop_polling(content)` - 286: htmx stops an `hx-trigger="every 2s"` poll and swaps `content`.
 * `vary(response)`       - add `Vary: HX-Request`; every response whose body depends on htmx headers
                            needs it, or a cache may serve a fragment as a page. `render()` does it.
+* `private_page`         - an after_request hook: `Cache-Control: no-store` and `vary()`.
 
 Boosted requests (links and forms under <body hx-boost>) are ordinary page loads: a plain
 `flask.redirect` is right for them, and they get the whole page.
@@ -45,6 +46,12 @@ def target() -> str | None:
 def vary(response: Response) -> Response:
     response.vary.add("HX-Request")
     return response
+
+
+def private_page(response: Response) -> Response:
+    """An after_request hook for a blueprint of workspace pages: never cached, and varying on htmx."""
+    response.headers["Cache-Control"] = "no-store"
+    return vary(response)
 
 
 def redirect(url: str, code: int = 303) -> Response:

@@ -31,12 +31,8 @@ GRACE_CHOICES = (("0", _l("now")), ("3600", _l("in 1 hour")), ("86400", _l("in 2
 DEFAULT_GRACE = "3600"
 
 
-@bp.after_request
-def private_page(response):
-    # These pages can carry a key in plain text once; no cache may keep them.
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("HX-Request")
-    return response
+# These pages can carry a key in plain text once; no cache may keep them.
+bp.after_request(htmx.private_page)
 
 
 @bp.context_processor

@@ -40,11 +40,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 WIDE_CHART = 960  # the requests chart spans the page on wide screens; a wider canvas keeps its text small
 
 
-@bp.after_request
-def private_page(response):
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.vary.add("HX-Request")
-    return response
+bp.after_request(htmx.private_page)
 
 
 @dataclass
