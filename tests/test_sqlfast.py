@@ -1,4 +1,5 @@
 """The hot-path SQL helper: same rows as SQLAlchemy, same error types, joins the session, survives a lost connection."""
+import time
 from datetime import datetime
 
 import pytest
@@ -75,7 +76,13 @@ def test_a_connection_the_server_dropped_is_replaced(app, engine, request):
     backend = Statement("SELECT pg_backend_pid()")
     with transaction(single=True) as tx:
         pid = tx.scalar(backend)
-    request.getfixturevalue("pg_server").psql(f"SELECT pg_terminate_backend({pid})")
+    pg = request.getfixturevalue("pg_server")
+    pg.psql(f"SELECT pg_terminate_backend({pid})")
+    # pg_terminate_backend only signals: wait until the backend has gone, and its goodbye is on the socket.
+    deadline = time.monotonic() + 10
+    while pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}").strip() != "0":
+        assert time.monotonic() < deadline, "the backend did not exit"
+        time.sleep(0.05)
     with transaction(single=True) as tx:
         assert tx.scalar(backend) != pid
     with transaction() as tx:  # and a multi-statement transaction on the next pooled connection too
