@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Iterator
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import types
@@ -130,20 +132,13 @@ class Transaction:
             self._cursor = self._session.connection().connection.dbapi_connection.cursor()
             return self
         fairy = self._fairy = engine.raw_connection()
-        try:
+        with self._abandoned_on_error("BEGIN IMMEDIATE"):
             self._cursor = fairy.cursor()
             if self.dialect == "sqlite":
                 self._cursor.execute("BEGIN IMMEDIATE")
             elif self._single:
                 # One statement is its own transaction: no BEGIN and COMMIT round trips (see `transaction`).
                 fairy.dbapi_connection.autocommit = True
-        except self._dbapi_error as error:
-            wrapped = self._wrap(error, "BEGIN IMMEDIATE", None)
-            self._abandon(error)
-            raise wrapped from error
-        except BaseException as error:
-            self._abandon(error)
-            raise
         return self
 
     def __exit__(self, kind, error, _tb) -> None:
@@ -158,19 +153,25 @@ class Transaction:
             self._abandon(error)
             return
         fairy = self._fairy
-        try:
+        with self._abandoned_on_error("COMMIT"):
             if self._single and self.dialect != "sqlite":
                 fairy.dbapi_connection.autocommit = False  # the pool hands out connections in transaction mode
             else:
                 fairy.commit()
-        except self._dbapi_error as failure:
-            wrapped = self._wrap(failure, "COMMIT", None)
-            self._abandon(failure)
-            raise wrapped from failure
-        except BaseException as failure:
-            self._abandon(failure)
-            raise
         fairy.close()
+
+    @contextmanager
+    def _abandoned_on_error(self, statement: str) -> Iterator[None]:
+        """Any error gives the connection back (or throws it away); a driver error comes out as SQLAlchemy's."""
+        try:
+            yield
+        except self._dbapi_error as error:
+            wrapped = self._wrap(error, statement, None)
+            self._abandon(error)
+            raise wrapped from error
+        except BaseException as error:
+            self._abandon(error)
+            raise
 
     def _broken(self, error: BaseException | None) -> bool:
         error = getattr(error, "orig", error)  # look through SQLAlchemy's wrapper
