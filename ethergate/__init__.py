@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
-                                                                       app.config.get("DATABASE_POOL_SIZE", 60)))
+                                                                       app.config["DATABASE_POOL_SIZE"]))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["VERSION"] = __version__
     if app.config.get("TRUSTED_PROXIES"):

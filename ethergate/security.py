@@ -65,8 +65,8 @@ class CookieSessions(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request):
-        if not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class() if app.secret_key else super().open_session(app, request)
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session, response) -> None:

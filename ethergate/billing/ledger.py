@@ -238,11 +238,11 @@ def _release_hold(tx: Transaction, hold, spent: int = 0) -> None:
     _release_key_hold(tx, hold, spent)
 
 
-def capture(hold_id: int, cost: int, *, extra_rows=None, also_insert: tuple[RowInsert, dict] | None = None,
+def capture(hold_id: int, cost: int, *, also_insert: tuple[RowInsert, dict] | None = None,
             now: datetime | None = None, **refs) -> PostedEntry | None:
     """Debit the metered `cost` and release the rest of the hold, in one transaction.
 
-    `also_insert=(RowInsert, values)` and `extra_rows(tx)` write more rows inside the same transaction (the
+    `also_insert=(RowInsert, values)` writes one more row inside the same transaction (the
     request log row goes there, so billing and logging land together). If the hold had already expired (a
     request that outlived its hold), the usage is still debited, without a hold reference: no successful
     request goes unbilled. Returns the entry, or None when cost is 0.
@@ -250,7 +250,7 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, also_insert: tuple[RowI
     if cost < 0:
         raise LedgerError("a capture cannot be negative")
     now = now or utcnow()
-    if extra_rows is None and dialect_name() == "postgresql":
+    if dialect_name() == "postgresql":
         with transaction(single=True) as tx:
             statement = fastpath.capture_statement(INSERT_ENTRY, also_insert[0] if also_insert else None,
                                                    key_from_hold="api_key_id" not in refs)
@@ -281,8 +281,6 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, also_insert: tuple[RowI
         # Before the account row, so its lock is not held while these are written.
         if also_insert is not None:
             tx.insert(*also_insert)
-        if extra_rows is not None:
-            extra_rows(tx)
         balance_after = tx.scalar(MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
                                                "workspace_id": workspace_id})
         entry = None
@@ -296,16 +294,13 @@ def capture(hold_id: int, cost: int, *, extra_rows=None, also_insert: tuple[RowI
         return entry
 
 
-def void(hold_id: int, *, extra_rows=None, also_insert: tuple[RowInsert, dict] | None = None,
-         now: datetime | None = None) -> bool:
+def void(hold_id: int, *, also_insert: tuple[RowInsert, dict] | None = None, now: datetime | None = None) -> bool:
     """Release a hold in full (the request failed). True if this call resolved it."""
     now = now or utcnow()
     with transaction() as tx:
         hold = _resolve(tx, hold_id, "voided", 0, now)
         if also_insert is not None:
             tx.insert(*also_insert)
-        if extra_rows is not None:
-            extra_rows(tx)
         if hold is not None:
             _release_hold(tx, hold)
         return hold is not None
