@@ -5,14 +5,19 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-requirements
+TEST_STAMP := $(VENV)/.installed-test-requirements
 ASSETS := static/vendor/htmx.min.js
 
-.PHONY: install assets run serve test test-fast fake-upstream bench clean
+.PHONY: install install-test assets run serve test test-fast fake-upstream bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-test.txt
+	touch $(TEST_STAMP)
 
 $(ASSETS): package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -20,6 +25,8 @@ $(ASSETS): package.json
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
 install: $(STAMP) $(ASSETS)
+
+install-test: install $(TEST_STAMP)
 
 assets: $(ASSETS)
 
@@ -32,17 +39,17 @@ run: install instance/secret_key
 	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask --app wsgi catalog sync
 	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" exec $(BIN)/python wsgi.py --host $(HOST) --port $(PORT)
 
-test: install
+test: install-test
 	bash scripts/install-system-deps.sh db browser
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install-test
 	ETHERGATE_TEST_ENGINES=sqlite $(BIN)/python -m pytest -x -q
 
-fake-upstream: install
+fake-upstream: install-test
 	$(BIN)/python tests/fakes/upstream.py --host 127.0.0.1 --port 9100
 
-bench: install
+bench: install-test
 	bash scripts/install-system-deps.sh db bench
 	$(BIN)/python -m bench.run
 
