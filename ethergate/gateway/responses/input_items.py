@@ -48,7 +48,9 @@ def chat_messages(items: object, add_dropped) -> list[dict]:
         elif kind == "function_call_output":
             out.extend(_function_output(item, path, out))
         elif kind == "reasoning":
-            reasoning.append(_reasoning(item, path, add_dropped))
+            text = _reasoning(item, path, add_dropped)
+            if text:
+                reasoning.append(text)
         elif kind == "item_reference":
             raise invalid(f"{path}.type", "item references need stored responses, and EtherGate stores none; "
                                           "send the items themselves")

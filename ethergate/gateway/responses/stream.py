@@ -197,12 +197,15 @@ class ResponseEvents:
 
 
 def response_stream(chunks: Iterable[dict | str], events: ResponseEvents) -> Iterator[bytes]:
-    """Drive `events` from the relay's chunks: dicts, then "[DONE]"; an error dict or a bare end is a cut."""
+    """Drive `events` from the relay's chunks: dicts, then "[DONE]"; an error dict or a bare end is a cut.
+
+    Any other string is a keep-alive the relay passed on from the provider.
+    """
     for chunk in chunks:
         if chunk == "[DONE]":
             yield events.finish()
             return
-        out = events.feed(chunk)
+        out = events.keepalive() if isinstance(chunk, str) else events.feed(chunk)
         if out:
             yield out
         if events.ended:
