@@ -326,3 +326,18 @@ def test_count_tokens_is_an_estimate_in_the_sdks_shape():
     assert with_tools > counted + 512
     with pytest.raises(GatewayError):
         count_tokens({"model": MODEL, "messages": []})
+
+
+def test_dropped_names_from_client_keys_cannot_split_or_forge_a_header():
+    body = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
+            "evil,key\r\nX-Injected: 1": True, "metadata": {"trace id": "t"}}
+    dropped = translated(body).dropped
+    assert dropped == ["metadata.trace_id", "evil_key__X-Injected:_1"]
+    assert all(name.isprintable() and "," not in name for name in dropped)
+
+
+def test_billed_usage_fills_in_when_the_provider_reported_none():
+    body = completion({"content": "Hi"}, "stop")
+    del body["usage"]
+    message = Message.model_validate(message_from_completion(body, usage={"prompt_tokens": 30, "completion_tokens": 2}))
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (30, 2)

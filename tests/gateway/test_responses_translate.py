@@ -282,3 +282,29 @@ def test_items_are_added_empty_so_accumulators_do_not_double_them():
     texts = [e.snapshot for e in events if e.type == "response.output_text.delta"]
     arguments = [e.snapshot for e in events if e.type == "response.function_call_arguments.delta"]
     assert texts[-1] == "Reading the files." and arguments[-1] == '{"path": "a.py"}'
+
+
+def test_billed_usage_fills_in_when_the_provider_reported_none():
+    body = completion({"content": "Hi"}, "stop")
+    del body["usage"]
+    request = translated({"model": MODEL, "input": "hi"})
+    response = Response.model_validate(response_from_completion(body, request, usage={"prompt_tokens": 30,
+                                                                                      "completion_tokens": 2}))
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (30, 2, 32)
+
+
+@pytest.mark.parametrize("effort, sent, switch", [("max", "high", True), ("xhigh", "high", True),
+                                                  ("minimal", None, False), ("low", "low", True)])
+def test_every_effort_the_sdk_knows_maps_to_a_chat_level_and_a_switch(effort, sent, switch):
+    chat = translated({"model": "moonshot/kimi-k2.6", "input": "hi", "reasoning": {"effort": effort}}).chat
+    assert chat.get("reasoning_effort") == sent
+    assert chat["thinking"] == {"type": "enabled" if switch else "disabled"}
+
+
+def test_input_token_count_reads_as_the_sdks_count_response():
+    from ethergate.gateway.responses import count_input_tokens
+    body = count_input_tokens({"input": "word " * 1000, "instructions": "Be brief.", "tools": [SHELL]})
+    client, sent = client_reading("openai", 200, json.dumps(body).encode(), "application/json")
+    counted = client.responses.input_tokens.count(model=MODEL, input="word " * 1000)
+    assert counted.object == "response.input_tokens" and counted.input_tokens == body["input_tokens"]
+    assert 1500 + 512 < counted.input_tokens < 1700 + 512

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from ..dropped import Dropped
 from .errors import invalid
 
 DROPPED_ASSISTANT_BLOCKS = frozenset({
@@ -20,14 +21,6 @@ DROPPED_ASSISTANT_BLOCKS = frozenset({
     "tool_search_tool_result", "mcp_tool_use", "mcp_tool_result", "container_upload",
 })
 USER_BLOCKS = ("text", "image", "document", "search_result", "tool_result")
-
-
-class Dropped(list):
-    """The names of request fields and blocks that were deliberately not sent, each once, in order."""
-
-    def add(self, name: str) -> None:
-        if name not in self:
-            self.append(name)
 
 
 def chat_messages(messages: object, dropped: Dropped) -> tuple[list[dict], list[str]]:

@@ -53,8 +53,12 @@ def tool_input(arguments: object) -> dict:
     return value if isinstance(value, dict) else {"_raw_arguments": arguments}
 
 
-def message_from_completion(completion: dict, *, model: str | None = None, omit_thinking: bool = False) -> dict:
-    """The `message` for a non-streamed chat completion (its first choice: Anthropic has no `n`)."""
+def message_from_completion(completion: dict, *, model: str | None = None, omit_thinking: bool = False,
+                            usage: dict | None = None) -> dict:
+    """The `message` for a non-streamed chat completion (its first choice: Anthropic has no `n`).
+
+    `usage` (chat's shape) is what the request was billed on, for answers whose provider reported none.
+    """
     choices = completion.get("choices") or [{}]
     choice = choices[0]
     answer = choice.get("message") or {}
@@ -83,5 +87,5 @@ def message_from_completion(completion: dict, *, model: str | None = None, omit_
         "content": content,
         "stop_reason": reason,
         "stop_sequence": None,
-        "usage": anthropic_usage(completion.get("usage")),
+        "usage": anthropic_usage(usage if usage is not None else completion.get("usage")),
     }

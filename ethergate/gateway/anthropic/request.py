@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
-from .content import Dropped, chat_messages, system_prompt
+from .content import chat_messages, system_prompt
 from .errors import invalid
 
 MAX_STOP_SEQUENCES = 4  # the most DeepSeek, Qwen and Kimi all accept

@@ -8,8 +8,8 @@ Decisions, each named in `dropped` when something is not sent:
   custom grammar tools) are dropped, named: an agent such as Codex keeps working with its function tools.
   A tool_choice that forces a hosted tool is refused, since it cannot be honoured.
 - include values are all dropped, named: no encrypted reasoning, logprobs or hosted-tool outputs exist here.
-- reasoning.effort: "none" and "minimal" switch the provider's thinking off; low/medium/high (and xhigh, as
-  high) switch it on and are sent as reasoning_effort; reasoning.summary is dropped, named: reasoning comes back as
+- reasoning.effort: "none" and "minimal" switch the provider's thinking off; low/medium/high (xhigh and max
+  as high) switch it on and are sent as reasoning_effort; reasoning.summary is dropped, named: reasoning comes back as
   reasoning_text, never summarized.
 - prompt_cache_key, prompt_cache_retention, service_tier, truncation "auto", text.verbosity,
   max_tool_calls, top_logprobs, stream_options: dropped, named. metadata is echoed, never forwarded.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
 from .errors import invalid
 from .input_items import chat_messages
@@ -33,6 +34,9 @@ HANDLED = frozenset({"model", "input", "instructions", "tools", "tool_choice", "
                      "metadata", "user", "safety_identifier", "truncation", "background", *STATEFUL,
                      *DROPPED_FIELDS})
 THINKING_OFF = ("none", "minimal")
+# The levels chat's reasoning_effort knows; "none" and "minimal" are sent only as the thinking switch.
+EFFORT = {"none": None, "minimal": None, "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
+          "max": "high"}
 
 
 @dataclass
@@ -48,12 +52,8 @@ class ResponsesRequest:
 def translate_responses_request(body: object, *, provider: str | None = None) -> ResponsesRequest:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
-    dropped: list[str] = []
-
-    def add_dropped(name: str) -> None:
-        if name not in dropped:
-            dropped.append(name)
-
+    dropped = Dropped()
+    add_dropped = dropped.add
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise invalid("model", "expected a model ID such as 'deepseek/deepseek-v4-flash'; GET /v1/models lists them")
@@ -94,7 +94,7 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
             add_dropped(name)
     for value in _include(body.get("include")):
         add_dropped(f"include:{value}")
-    return ResponsesRequest(chat=chat, dropped=dropped, model=model, stream=bool(stream), echo=echo)
+    return ResponsesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream), echo=echo)
 
 
 def _refuse_stateful(body: dict) -> None:
@@ -207,11 +207,10 @@ def _reasoning(reasoning: object, provider: str | None, chat: dict, echo: dict, 
         raise invalid("reasoning", "expected an object")
     effort = reasoning.get("effort")
     if effort is not None:
-        if effort not in ("none", "minimal", "low", "medium", "high", "xhigh"):
-            raise invalid("reasoning.effort", f"expected none, minimal, low, medium, high or xhigh, but got "
-                                              f"{_shown(effort)}")
-        if effort not in THINKING_OFF:
-            chat["reasoning_effort"] = "high" if effort == "xhigh" else effort  # the levels chat knows
+        if effort not in EFFORT:
+            raise invalid("reasoning.effort", f"expected one of {', '.join(EFFORT)}, but got {_shown(effort)}")
+        if EFFORT[effort]:
+            chat["reasoning_effort"] = EFFORT[effort]
         switches = thinking_switches(provider, effort not in THINKING_OFF)
         if not switches:
             add_dropped("reasoning.effort")

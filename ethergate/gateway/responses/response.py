@@ -68,8 +68,11 @@ def status_for(finish_reason: object) -> str:
     return "incomplete" if finish_reason in INCOMPLETE else "completed"
 
 
-def response_from_completion(completion: dict, request: ResponsesRequest) -> dict:
-    """The `response` for a non-streamed chat completion (its first choice: Responses has no `n`)."""
+def response_from_completion(completion: dict, request: ResponsesRequest, *, usage: dict | None = None) -> dict:
+    """The `response` for a non-streamed chat completion (its first choice: Responses has no `n`).
+
+    `usage` (chat's shape) is what the request was billed on, for answers whose provider reported none.
+    """
     choice = (completion.get("choices") or [{}])[0]
     answer = choice.get("message") or {}
     output: list[dict] = []
@@ -86,4 +89,4 @@ def response_from_completion(completion: dict, request: ResponsesRequest) -> dic
     finish = choice.get("finish_reason")
     created = completion.get("created") if isinstance(completion.get("created"), int) else int(time.time())
     return response_object(request, response_id(completion.get("id")), created, status_for(finish), output,
-                           responses_usage(completion.get("usage")), finish)
+                           responses_usage(usage if usage is not None else completion.get("usage")), finish)
