@@ -307,6 +307,24 @@ def test_late_tool_name_and_omitted_thinking_still_make_valid_blocks():
     message = final_message(raw)
     assert message.content[0].thinking == "" and message.content[0].signature
     assert (message.content[1].name, message.content[1].input) == ("Search", {"q": "x"})
+    # Sent back as Claude Code does, the hidden reasoning returns to the provider from our signature.
+    follow_up = {"model": MODEL, "max_tokens": 100, "messages": [
+        {"role": "user", "content": "find x"},
+        json.loads(json.dumps(message.to_param(), default=lambda o: o.model_dump())),
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_x", "content": "found"}]}]}
+    assert translated(follow_up).chat["messages"][1]["reasoning_content"] == "secret plan"
+
+
+@pytest.mark.parametrize("signature", ["ethergate.z.not-base64!!", "ethergate.z." + "A" * 40, "EqQBCgIYAhIM1gbcDa",
+                                       "ethergate.z." + __import__("base64").urlsafe_b64encode(
+                                           __import__("zlib").compress(b"x" * (5 * 1024 * 1024))).decode()])
+def test_foreign_or_broken_signatures_carry_nothing(signature):
+    body = {"model": MODEL, "max_tokens": 10, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "", "signature": signature},
+                                          {"type": "text", "text": "hello"}]},
+        {"role": "user", "content": "again"}]}
+    assert "reasoning_content" not in translated(body).chat["messages"][1]
 
 
 def test_keepalive_is_a_ping_and_nothing_follows_the_end():

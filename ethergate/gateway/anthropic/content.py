@@ -4,7 +4,8 @@
   assistant turn that called the tools; a tool role carries text only, so images a tool returned follow
   in a user message that says which call they came from.
 - thinking blocks become the assistant's `reasoning_content` (DeepSeek's convention, which the adapters
-  echo back to providers that require it); signatures are ours and carry nothing, so they are not sent.
+  echo back to providers that require it); thinking that was not displayed comes back inside our own
+  signature (see signature.py); other signatures are not sent.
 - `role: "system"` turns inside `messages` (sent by Claude Code) are hoisted into the system prompt,
   because Qwen refuses a system message that is not first.
 """
@@ -14,6 +15,7 @@ import json
 
 from ..dropped import Dropped
 from .errors import invalid
+from .signature import carried_thinking
 
 DROPPED_ASSISTANT_BLOCKS = frozenset({
     "redacted_thinking", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
@@ -212,7 +214,7 @@ def _assistant_turn(blocks: list[dict], path: str, dropped: Dropped) -> dict:
         elif kind == "thinking":
             if not isinstance(block.get("thinking"), str):
                 raise invalid(f"{where}.thinking", "expected a string")
-            reasoning.append(block["thinking"])
+            reasoning.append(block["thinking"] or carried_thinking(block.get("signature")) or "")
         elif kind == "tool_use":
             calls.append(_tool_call(block, where))
         elif kind in DROPPED_ASSISTANT_BLOCKS:

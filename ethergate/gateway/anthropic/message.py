@@ -6,9 +6,10 @@ A stop sequence cannot be told apart from a natural end (chat says "stop" for bo
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
+
+from .signature import thinking_signature
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                 "content_filter": "refusal"}
@@ -18,11 +19,6 @@ def message_id(completion_id: object) -> str:
     if isinstance(completion_id, str) and completion_id:
         return "msg_" + completion_id.removeprefix("chatcmpl-")
     return "msg_" + uuid.uuid4().hex
-
-
-def thinking_signature(thinking: str) -> str:
-    """An opaque value for the signature field clients require and send back; nothing checks it here."""
-    return "ethergate." + hashlib.sha256(thinking.encode("utf-8")).hexdigest()[:32]
 
 
 def stop_reason(finish_reason: object) -> str:
@@ -66,7 +62,7 @@ def message_from_completion(completion: dict, *, model: str | None = None, omit_
     reasoning = answer.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": "" if omit_thinking else reasoning,
-                        "signature": thinking_signature(reasoning)})
+                        "signature": thinking_signature(reasoning, carry=omit_thinking)})
     text = answer.get("content")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})

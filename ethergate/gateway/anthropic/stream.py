@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 
 from ..errors import GatewayError
 from .errors import error_event
-from .message import anthropic_usage, message_id, stop_reason, thinking_signature
+from .message import anthropic_usage, message_id, stop_reason
+from .signature import thinking_signature
 
 
 def encode(event: dict) -> bytes:
@@ -120,7 +121,8 @@ class MessageEvents:
             return b""
         out = b""
         if self._open == "thinking":
-            out = self._delta({"type": "signature_delta", "signature": thinking_signature(self._thinking)})
+            signature = thinking_signature(self._thinking, carry=self.omit_thinking)
+            out = self._delta({"type": "signature_delta", "signature": signature})
             self._thinking = ""
         self._open, self._open_call = None, None
         return out + encode({"type": "content_block_stop", "index": self._blocks - 1})
