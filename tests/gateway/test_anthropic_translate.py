@@ -47,7 +47,7 @@ CLAUDE_CODE = {
               {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}],
     "tool_choice": {"type": "auto"},
     "metadata": {"user_id": "user_abc_account_1_session_2"},
-    "thinking": {"type": "adaptive"},
+    "thinking": {"type": "adaptive", "display": "omitted"},
     "output_config": {"effort": "max"},
     "context_management": {"edits": [{"type": "clear_thinking_20251015"}]},
     "temperature": 1,
@@ -85,7 +85,7 @@ def test_claude_code_turn_becomes_a_chat_request_with_every_extra_decided():
     assert chat["max_tokens"] == 32000 and chat["temperature"] == 1
     assert request.dropped == ["cache_control", "system.x-anthropic-billing-header", "tool_search_tool_regex_20251119",
                                "context_management"]
-    assert request.stream and request.model == MODEL
+    assert request.stream and request.model == MODEL and request.omit_thinking
 
 
 @pytest.mark.parametrize("thinking, model, switches, dropped", [

@@ -37,12 +37,13 @@ CODEX = {
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "what is this?"},
                                                         {"type": "input_image", "image_url": PIXEL}]},
     ],
-    "tools": [SHELL, {"type": "web_search"},
+    "tools": [SHELL, {"type": "web_search", "external_web_access": False},
               {"type": "custom", "name": "apply_patch", "format": {"type": "grammar", "syntax": "lark",
                                                                    "definition": "start: /.+/"}}],
     "tool_choice": "auto", "parallel_tool_calls": False,
     "reasoning": {"effort": "medium", "summary": "auto"},
     "include": ["reasoning.encrypted_content"], "prompt_cache_key": "9f8e", "text": {"verbosity": "low"},
+    "client_metadata": {"thread_id": "t-1"},
 }
 
 
@@ -72,7 +73,8 @@ def test_codex_turn_becomes_a_chat_request_with_every_extra_decided():
     assert chat["reasoning_effort"] == "medium" and chat["thinking"] == {"type": "enabled"}
     assert chat["stream_options"] == {"include_usage": True}
     assert request.dropped == ["reasoning.encrypted_content", "tools:web_search", "tools:custom", "reasoning.summary",
-                               "text.verbosity", "prompt_cache_key", "include:reasoning.encrypted_content"]
+                               "text.verbosity", "prompt_cache_key", "client_metadata",
+                               "include:reasoning.encrypted_content"]
 
 
 def test_string_input_and_settings_map_to_chat():
@@ -308,3 +310,34 @@ def test_input_token_count_reads_as_the_sdks_count_response():
     counted = client.responses.input_tokens.count(model=MODEL, input="word " * 1000)
     assert counted.object == "response.input_tokens" and counted.input_tokens == body["input_tokens"]
     assert 1500 + 512 < counted.input_tokens < 1700 + 512
+
+
+AGENTS = {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.",
+          "tools": [{**SHELL, "name": "spawn_agent"}, {**SHELL, "name": "close_agent"}]}
+
+
+def test_namespaced_tools_are_flattened_and_calls_split_back():
+    request = translated({"model": MODEL, "input": "go", "tools": [SHELL, AGENTS], "stream": True})
+    assert [t["function"]["name"] for t in request.chat["tools"]] \
+        == ["shell", "multi_agent_v1__spawn_agent", "multi_agent_v1__close_agent"]
+    assert request.dropped == []
+
+    answer = {"content": None, "tool_calls": [{"id": "call_s", "type": "function", "function": {
+        "name": "multi_agent_v1__spawn_agent", "arguments": "{\"command\":[\"x\"]}"}}]}
+    response = Response.model_validate(response_from_completion(completion(answer, "tool_calls"), request))
+    call = response.output[0]
+    assert (call.name, call.namespace, call.call_id) == ("spawn_agent", "multi_agent_v1", "call_s")
+    assert response.tools[1].type == "namespace"
+
+    raw = streamed(relay_chunks([provider_chunk({"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "call_s", "type": "function",
+         "function": {"name": "multi_agent_v1__close_agent", "arguments": "{}"}}]}),
+        provider_chunk({}, "tool_calls", usage())]) + ["[DONE]"], {"model": MODEL, "input": "go", "tools": [AGENTS]})
+    done = [e.item for e in checked_events(raw) if e.type == "response.output_item.done"]
+    assert (done[0].name, done[0].namespace) == ("close_agent", "multi_agent_v1")
+
+    follow_up = {"model": MODEL, "tools": [AGENTS], "input": [
+        {"role": "user", "content": "go"}, call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": "call_s", "output": "spawned"}]}
+    assert translated(follow_up).chat["messages"][1]["tool_calls"][0]["function"]["name"] \
+        == "multi_agent_v1__spawn_agent"

@@ -22,7 +22,8 @@ HOSTED_ITEMS = frozenset({
 })
 
 
-def chat_messages(items: object, add_dropped) -> list[dict]:
+def chat_messages(items: object, add_dropped, chat_name) -> list[dict]:
+    """Chat messages for `input`; `chat_name(namespace, name)` names a function as it was sent upstream."""
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
     if not isinstance(items, list):
@@ -44,7 +45,9 @@ def chat_messages(items: object, add_dropped) -> list[dict]:
             else:
                 out.append(message)
         elif kind == "function_call":
-            _assistant(out, reasoning).setdefault("tool_calls", []).append(_function_call(item, path))
+            call = _function_call(item, path)
+            call["function"]["name"] = chat_name(item.get("namespace"), call["function"]["name"])
+            _assistant(out, reasoning).setdefault("tool_calls", []).append(call)
         elif kind == "function_call_output":
             out.extend(_function_output(item, path, out))
         elif kind == "reasoning":

@@ -5,7 +5,9 @@ Decisions, each named in `dropped` when something is not sent:
   would later fail to retrieve); false or absent is served, and the response says `store: false`.
   previous_response_id, conversation, background and prompt need stored state too, so they are refused.
 - Hosted tools (web_search, file_search, code_interpreter, computer use, image generation, MCP, local shell,
-  custom grammar tools) are dropped, named: an agent such as Codex keeps working with its function tools.
+  custom grammar tools) are dropped, named: Codex sends web_search on every turn and keeps working with its
+  function tools. Function tools grouped in a `namespace` tool (Codex's sub-agent tools) are sent as
+  "<namespace>__<name>", and calls come back split into name and namespace again.
   A tool_choice that forces a hosted tool is refused, since it cannot be honoured.
 - include values are all dropped, named: no encrypted reasoning, logprobs or hosted-tool outputs exist here.
 - reasoning.effort: "none" and "minimal" switch the provider's thinking off; low/medium/high (xhigh and max
@@ -16,7 +18,7 @@ Decisions, each named in `dropped` when something is not sent:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
@@ -47,6 +49,12 @@ class ResponsesRequest:
     model: str
     stream: bool
     echo: dict
+    namespaced: dict = field(default_factory=dict)   # chat function name -> (namespace, name)
+
+    def call_name(self, chat_name: str) -> tuple[str, str | None]:
+        """A chat function name as the Responses (name, namespace) the client defined."""
+        namespace, name = self.namespaced.get(chat_name, (None, chat_name))
+        return name, namespace
 
 
 def translate_responses_request(body: object, *, provider: str | None = None) -> ResponsesRequest:
@@ -58,7 +66,7 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
     if not isinstance(model, str) or not model.strip():
         raise invalid("model", "expected a model ID such as 'deepseek/deepseek-v4-flash'; GET /v1/models lists them")
     _refuse_stateful(body)
-    messages = chat_messages(body.get("input"), add_dropped)
+    messages = chat_messages(body.get("input"), add_dropped, namespaced_name)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise invalid("instructions", "expected a string")
@@ -74,12 +82,11 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries usage
-    tools = _tools(body.get("tools"), add_dropped)
+    tools, namespaced, echo["tools"] = _tools(body.get("tools"), add_dropped)
     tools = _tool_choice(body.get("tool_choice"), tools, chat, echo)
     if tools:
         chat["tools"] = [{"type": "function", "function": {k: v for k, v in tool.items() if k != "type"}}
                          for tool in tools]
-    echo["tools"] = tools
     if body.get("parallel_tool_calls") is False and tools:
         chat["parallel_tool_calls"] = False
     _reasoning(body.get("reasoning"), provider or provider_of(model), chat, echo, add_dropped)
@@ -94,7 +101,8 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
             add_dropped(name)
     for value in _include(body.get("include")):
         add_dropped(f"include:{value}")
-    return ResponsesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream), echo=echo)
+    return ResponsesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream), echo=echo,
+                            namespaced=namespaced)
 
 
 def _refuse_stateful(body: dict) -> None:
@@ -134,32 +142,53 @@ def _sampling(body: dict, chat: dict, echo: dict) -> None:
         echo[name] = value
 
 
-def _tools(tools: object, add_dropped) -> list[dict]:
+def namespaced_name(namespace: object, name: str) -> str:
+    return f"{namespace}__{name}" if isinstance(namespace, str) and namespace else name
+
+
+def _tools(tools: object, add_dropped) -> tuple[list[dict], dict, list[dict]]:
+    """The function tools to send (namespaces flattened), their namespaced names, and the tools to echo."""
     if tools is None:
-        return []
+        return [], {}, []
     if not isinstance(tools, list):
         raise invalid("tools", "expected an array of tools")
-    out = []
+    out, namespaced, echoed = [], {}, []
     for index, tool in enumerate(tools):
         path = f"tools[{index}]"
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise invalid(path, "expected a tool object with a 'type'")
-        if tool["type"] != "function":
+        if tool["type"] == "namespace" and isinstance(tool.get("name"), str) and isinstance(tool.get("tools"), list):
+            inner = [_function(t, f"{path}.tools[{i}]") for i, t in enumerate(tool["tools"])
+                     if isinstance(t, dict) and t.get("type") == "function"]
+            for function in inner:
+                namespaced[namespaced_name(tool["name"], function["name"])] = (tool["name"], function["name"])
+                out.append({**function, "name": namespaced_name(tool["name"], function["name"])})
+            echoed.append(tool)
+        elif tool["type"] == "function":
+            out.append(_function(tool, path))
+            echoed.append(out[-1])
+        else:
             add_dropped(f"tools:{tool['type']}")
-            continue
-        if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise invalid(f"{path}.name", "expected the function name")
-        parameters = tool.get("parameters")
-        if parameters is not None and not isinstance(parameters, dict):
-            raise invalid(f"{path}.parameters", "expected a JSON Schema object")
-        function = {"type": "function", "name": tool["name"],
-                    "parameters": parameters or {"type": "object", "properties": {}}}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        if isinstance(tool.get("strict"), bool):
-            function["strict"] = tool["strict"]
-        out.append(function)
-    return out
+    names = [function["name"] for function in out]
+    if len(names) != len(set(names)):
+        raise invalid("tools", "two function tools share a name (a namespace's tools are sent as "
+                               "'<namespace>__<name>')")
+    return out, namespaced, echoed
+
+
+def _function(tool: dict, path: str) -> dict:
+    if not isinstance(tool.get("name"), str) or not tool["name"]:
+        raise invalid(f"{path}.name", "expected the function name")
+    parameters = tool.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise invalid(f"{path}.parameters", "expected a JSON Schema object")
+    function = {"type": "function", "name": tool["name"],
+                "parameters": parameters or {"type": "object", "properties": {}}}
+    if isinstance(tool.get("description"), str):
+        function["description"] = tool["description"]
+    if isinstance(tool.get("strict"), bool):
+        function["strict"] = tool["strict"]
+    return function
 
 
 def _tool_choice(choice: object, tools: list[dict], chat: dict, echo: dict) -> list[dict]:

@@ -48,9 +48,13 @@ def text_part(text: str) -> dict:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str = "completed") -> dict:
-    return {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": arguments,
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str = "completed",
+                       namespace: str | None = None) -> dict:
+    item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": arguments,
             "status": status}
+    if namespace:
+        item["namespace"] = namespace
+    return item
 
 
 def response_object(request: ResponsesRequest, rid: str, created_at: int, status: str, output: list[dict],
@@ -84,8 +88,9 @@ def response_from_completion(completion: dict, request: ResponsesRequest, *, usa
         output.append(message_item(new_id("msg"), [{"type": "refusal", "refusal": answer["refusal"]}]))
     for call in answer.get("tool_calls") or []:
         function = call.get("function") or {}
-        output.append(function_call_item(new_id("fc"), call.get("id") or new_id("call"), function.get("name") or "",
-                                         function.get("arguments") or "{}"))
+        name, namespace = request.call_name(function.get("name") or "")
+        output.append(function_call_item(new_id("fc"), call.get("id") or new_id("call"), name,
+                                         function.get("arguments") or "{}", namespace=namespace))
     finish = choice.get("finish_reason")
     created = completion.get("created") if isinstance(completion.get("created"), int) else int(time.time())
     return response_object(request, response_id(completion.get("id")), created, status_for(finish), output,

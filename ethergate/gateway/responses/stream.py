@@ -19,10 +19,11 @@ from .response import (function_call_item, message_item, new_id, reasoning_item,
 
 
 class _Item:
-    __slots__ = ("kind", "index", "id", "text", "call_id", "name")
+    __slots__ = ("kind", "index", "id", "text", "call_id", "name", "namespace")
 
     def __init__(self, kind: str, call_id: str = ""):
         self.kind, self.index, self.text, self.call_id, self.name = kind, None, "", call_id, ""
+        self.namespace: str | None = None
         self.id = new_id({"reasoning": "rs", "message": "msg", "function_call": "fc"}[kind])
 
     def snapshot(self, status: str) -> dict:
@@ -35,7 +36,8 @@ class _Item:
             return item
         if self.kind == "message":
             return message_item(self.id, [] if adding else [text_part(self.text)], status)
-        return function_call_item(self.id, self.call_id, self.name, "" if adding else self.text, status)
+        return function_call_item(self.id, self.call_id, self.name, "" if adding else self.text, status,
+                                  self.namespace)
 
 
 class ResponseEvents:
@@ -173,7 +175,7 @@ class ResponseEvents:
         if item is None:
             item = self._calls[index] = _Item("function_call", delta.get("id") or new_id("call"))
         if isinstance(function.get("name"), str) and function["name"] and not item.name:
-            item.name = function["name"]
+            item.name, item.namespace = self.request.call_name(function["name"])
         arguments = function.get("arguments") if isinstance(function.get("arguments"), str) else ""
         if item.index is None:
             item.text += arguments
