@@ -46,7 +46,8 @@ CLAUDE_CODE = {
                "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}},
               {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}],
     "tool_choice": {"type": "auto"},
-    "metadata": {"user_id": "user_abc_account_1_session_2"},
+    "metadata": {"user_id": '{"device_id":"0fa78fc31d376e198df83f2adb2c78aa646b3b40545204b55b4f46e0b2c495bc",'
+                            '"account_uuid":"","session_id":"936837ee-0276-49b2-88d0-f8e3ca03668c"}'},
     "thinking": {"type": "adaptive", "display": "omitted"},
     "output_config": {"effort": "max"},
     "context_management": {"edits": [{"type": "clear_thinking_20251015"}]},
@@ -80,7 +81,8 @@ def test_claude_code_turn_becomes_a_chat_request_with_every_extra_decided():
     assert chat["tool_choice"] == "auto"
     assert chat["thinking"] == {"type": "enabled"}
     assert chat["reasoning_effort"] == "high"
-    assert chat["user"] == "user_abc_account_1_session_2"
+    assert len(chat["user"]) == 32 and "device_id" not in chat["user"]  # a stable digest, not the device ID
+    assert translated({**CLAUDE_CODE, "metadata": {"user_id": "u-42"}}).chat["user"] == "u-42"
     assert chat["stream"] is True and chat["stream_options"] == {"include_usage": True}
     assert chat["max_tokens"] == 32000 and chat["temperature"] == 1
     assert request.dropped == ["cache_control", "system.x-anthropic-billing-header", "tool_search_tool_regex_20251119",

@@ -4,6 +4,7 @@ The result is the body `validate_chat_request` accepts, plus the names of what w
 Claude Code's extra fields, each decided:
 - cache_control (top level, on blocks, on tools): dropped; DeepSeek, Qwen and Kimi cache prompt prefixes
   on their own, so only the explicit breakpoints are lost.
+- metadata.user_id: sent as `user`; one longer than 64 characters as a digest of it.
 - context_management, container, service_tier, inference_geo, speed, diagnostics, betas: dropped, named.
 - output_config.effort: sent as reasoning_effort ("xhigh" and "max" as "high", the highest chat knows);
   output_config.format: sent as response_format json_schema.
@@ -17,6 +18,7 @@ Claude Code's extra fields, each decided:
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from ..dropped import Dropped
@@ -25,6 +27,7 @@ from .content import chat_messages, system_prompt
 from .errors import invalid
 
 MAX_STOP_SEQUENCES = 4  # the most DeepSeek, Qwen and Kimi all accept
+MAX_USER = 64           # OpenAI's bound for end-user identifiers
 DROPPED_FIELDS = ("context_management", "container", "service_tier", "inference_geo", "speed", "diagnostics",
                   "betas", "user_profile_id", "workspace_id", "cache_control")
 TOOL_FIELDS_DROPPED = ("cache_control", "input_examples", "eager_input_streaming", "allowed_callers")
@@ -140,7 +143,8 @@ def _metadata(metadata: object, chat: dict, dropped: Dropped) -> None:
     if user is not None:
         if not isinstance(user, str):
             raise invalid("metadata.user_id", "expected a string")
-        chat["user"] = user
+        # Claude Code's is a JSON blob with device and session IDs: a digest keeps it stable, short and private.
+        chat["user"] = user if len(user) <= MAX_USER else hashlib.sha256(user.encode("utf-8")).hexdigest()[:32]
     for name in metadata:
         if name != "user_id":
             dropped.add(f"metadata.{name}")
