@@ -104,3 +104,16 @@ def test_a_cut_at_any_point_ends_in_each_surfaces_error(case, data):
         kept, ResponseEvents(request))))]
     assert [e.type for e in events[-2:]] == ["error", "response.failed"]
     assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+@pytest.mark.parametrize("junk", [{"choices": ["x", None]}, {"choices": [{"index": 0, "delta": "x"}]},
+                                  {"choices": [{"index": 0, "delta": {"tool_calls": ["x", None]}}]},
+                                  {"choices": [{"index": 1, "delta": {"content": "other choice"}}]}, 42])
+def test_malformed_chunks_add_nothing_and_break_nothing(junk):
+    request = translate_responses_request({"model": MODEL, "input": "x", "stream": True})
+    for events, stream in ((MessageEvents(MODEL), message_stream), (ResponseEvents(request), response_stream)):
+        raw = b"".join(stream([junk, *relay_chunks([provider_chunk({"role": "assistant", "content": "ok"}),
+                                                    provider_chunk({}, "stop", usage())]), "[DONE]"], events))
+        texts = [d["delta"]["text"] if d["type"] == "content_block_delta" else d["delta"] for _, d in sse_events(raw)
+                 if d["type"] in ("content_block_delta", "response.output_text.delta")]
+        assert texts == ["ok"]

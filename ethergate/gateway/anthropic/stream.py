@@ -40,7 +40,6 @@ class MessageEvents:
         self.usage: dict | None = None
         self._blocks = 0
         self._open: str | None = None          # "thinking" | "text" | "tool"
-        self._open_call: _Call | None = None
         self._thinking = ""
         self._calls: dict[int, _Call] = {}
         self._used_tools = False
@@ -69,15 +68,15 @@ class MessageEvents:
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # Anthropic messages have one choice; the pipeline sends n=1
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             if isinstance(delta.get("reasoning_content"), str) and delta["reasoning_content"]:
                 out += self._thinking_delta(delta["reasoning_content"])
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out += self._text_delta(delta["content"])
             for call in delta.get("tool_calls") or []:
-                out += self._tool_delta(call)
+                out += self._tool_delta(call) if isinstance(call, dict) else b""
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
                 out += self._close() + self._flush_unnamed()
@@ -124,7 +123,7 @@ class MessageEvents:
             signature = thinking_signature(self._thinking, carry=self.omit_thinking)
             out = self._delta({"type": "signature_delta", "signature": signature})
             self._thinking = ""
-        self._open, self._open_call = None, None
+        self._open = None
         return out + encode({"type": "content_block_stop", "index": self._blocks - 1})
 
     def _thinking_delta(self, text: str) -> bytes:
@@ -157,7 +156,7 @@ class MessageEvents:
     def _open_tool(self, call: _Call) -> bytes:
         self._used_tools = True
         out = self._begin("tool", {"type": "tool_use", "id": call.id, "name": call.name, "input": {}})
-        call.block, self._open_call = self._blocks - 1, call
+        call.block = self._blocks - 1
         # Anthropic opens every tool input with a delta, even an empty one; some clients wait for it.
         return out + self._delta({"type": "input_json_delta", "partial_json": call.arguments})
 

@@ -63,8 +63,8 @@ class ResponseEvents:
 
     def _response(self, status: str, usage: dict | None = None, error: dict | None = None) -> dict:
         item_status = "incomplete" if status in ("failed", "incomplete") else "completed"
-        output = [item.snapshot(item_status if item is self._open else "completed") for item in self._items
-                  if item.index is not None] if status != "in_progress" else []
+        output = [item.snapshot(item_status if item is self._open else "completed") for item in self._items] \
+            if status != "in_progress" else []
         return response_object(self.request, self.id, self.created_at, status, output, usage, self.finish_reason,
                                error)
 
@@ -91,15 +91,15 @@ class ResponseEvents:
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # a response has one answer; the pipeline sends n=1
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             if isinstance(delta.get("reasoning_content"), str) and delta["reasoning_content"]:
                 out += self._text_delta("reasoning", delta["reasoning_content"])
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out += self._text_delta("message", delta["content"])
             for call in delta.get("tool_calls") or []:
-                out += self._tool_delta(call)
+                out += self._tool_delta(call) if isinstance(call, dict) else b""
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
                 out += self._close() + self._flush_unnamed()
@@ -127,10 +127,9 @@ class ResponseEvents:
 
     def _add(self, item: _Item) -> bytes:
         out = self._close()
-        item.index = len([i for i in self._items if i.index is not None])
+        item.index = len(self._items)
         self._open = item
-        if item not in self._items:
-            self._items.append(item)
+        self._items.append(item)
         out += self._event("response.output_item.added", output_index=item.index, item=item.snapshot("in_progress"))
         if item.kind == "reasoning":
             out += self._part_event("added", item, {"type": "reasoning_text", "text": ""})
