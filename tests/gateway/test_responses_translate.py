@@ -19,7 +19,8 @@ EVENT = TypeAdapter(ResponseStreamEvent)
 SHELL = {"type": "function", "name": "shell", "description": "Runs a shell command", "strict": False,
          "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
                         "required": ["command"]}}
-PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5"
+         "ErkJggg==")
 
 # Shaped like a Codex turn: developer context, a reasoning item with encrypted content, a shell call and
 # its output, hosted and custom tools beside the function tool, store false, include, cache key.
@@ -94,7 +95,8 @@ def test_string_input_and_settings_map_to_chat():
 def test_allowed_tools_narrow_the_tools_and_a_function_choice_is_forced():
     other = {**SHELL, "name": "read"}
     body = {"model": MODEL, "input": "go", "tools": [SHELL, other],
-            "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "read"}]}}
+            "tool_choice": {"type": "allowed_tools", "mode": "required",
+                            "tools": [{"type": "function", "name": "read"}]}}
     chat = translated(body).chat
     assert [t["function"]["name"] for t in chat["tools"]] == ["read"] and chat["tool_choice"] == "required"
     forced = translated({**body, "tool_choice": {"type": "function", "name": "shell"}}).chat
@@ -139,7 +141,8 @@ def test_bad_requests_name_the_field_in_openais_envelope(change, param):
 
 def test_gateway_errors_reach_the_sdk_as_its_own_classes():
     for error, kind in ((invalid_api_key(), openai.AuthenticationError),
-                        (GatewayError(429, "rate_limit_exceeded", "Slow down", "rate_limit_error"), openai.RateLimitError)):
+                        (GatewayError(429, "rate_limit_exceeded", "Slow down", "rate_limit_error"),
+                         openai.RateLimitError)):
         client, _ = client_reading("openai", error.status, json.dumps(error_body(error, "r")).encode(),
                                    "application/json")
         with pytest.raises(kind) as raised:
@@ -158,7 +161,8 @@ def test_completion_becomes_a_response_the_sdk_reads():
     body = response_from_completion(completion(
         {"content": "Running it.", "reasoning_content": "ls again",
          "tool_calls": [{"id": "call_7", "type": "function",
-                         "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}]}, "tool_calls"), request)
+                         "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}]},
+        "tool_calls"), request)
     response = Response.model_validate(body)
     assert [item.type for item in response.output] == ["reasoning", "message", "function_call"]
     assert response.output[0].content[0].text == "ls again"

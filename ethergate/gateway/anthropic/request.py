@@ -19,7 +19,7 @@ Claude Code's extra fields, each decided:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
@@ -45,7 +45,6 @@ class MessagesRequest:
     model: str
     stream: bool
     omit_thinking: bool = False
-    stop_sequences: list[str] = field(default_factory=list)
 
 
 def translate_messages_request(body: object, *, provider: str | None = None,
@@ -89,7 +88,7 @@ def translate_messages_request(body: object, *, provider: str | None = None,
         if name not in HANDLED:
             dropped.add(name)
     return MessagesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream),
-                           omit_thinking=omit_thinking, stop_sequences=list(chat.get("stop") or []))
+                           omit_thinking=omit_thinking)
 
 
 def _number(body: dict, name: str, low: float, high: float) -> float | None:
