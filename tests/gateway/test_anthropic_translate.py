@@ -361,3 +361,30 @@ def test_billed_usage_fills_in_when_the_provider_reported_none():
     del body["usage"]
     message = Message.model_validate(message_from_completion(body, usage={"prompt_tokens": 30, "completion_tokens": 2}))
     assert (message.usage.input_tokens, message.usage.output_tokens) == (30, 2)
+
+
+def test_tool_names_past_chats_64_characters_are_shortened_and_given_back():
+    long_name = "mcp__acme-observability-platform__list_recent_deployments_for_service_with_filters"
+    assert 64 < len(long_name) <= 128
+    tool = {**READ_TOOL, "name": long_name}
+    body = {"model": MODEL, "max_tokens": 100, "tools": [tool], "tool_choice": {"type": "tool", "name": long_name},
+            "messages": [{"role": "user", "content": "go"},
+                         {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": long_name,
+                                                            "input": {}}]},
+                         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]}
+    request = translated(body)
+    sent = request.chat["tools"][0]["function"]["name"]
+    assert len(sent) == 64 and sent.startswith("mcp__acme") and request.tool_names == {sent: long_name}
+    assert request.chat["messages"][1]["tool_calls"][0]["function"]["name"] == sent
+    assert request.chat["tool_choice"]["function"]["name"] == sent
+
+    answer = completion({"content": None, "tool_calls": [{"id": "call_l", "type": "function",
+                                                          "function": {"name": sent, "arguments": "{}"}}]},
+                        "tool_calls")
+    assert Message.model_validate(message_from_completion(answer, tool_names=request.tool_names)).content[0].name \
+        == long_name
+    chunks = relay_chunks([provider_chunk({"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "call_l", "type": "function", "function": {"name": sent, "arguments": "{}"}}]}),
+        provider_chunk({}, "tool_calls", usage())]) + ["[DONE]"]
+    raw = b"".join(message_stream(chunks, MessageEvents(MODEL, tool_names=request.tool_names)))
+    assert final_message(raw).content[0].name == long_name

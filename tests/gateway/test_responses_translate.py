@@ -345,3 +345,19 @@ def test_namespaced_tools_are_flattened_and_calls_split_back():
         {"type": "function_call_output", "call_id": "call_s", "output": "spawned"}]}
     assert translated(follow_up).chat["messages"][1]["tool_calls"][0]["function"]["name"] \
         == "multi_agent_v1__spawn_agent"
+
+
+def test_long_function_names_are_shortened_and_given_back():
+    long_name = "x" * 70
+    request = translated({"model": MODEL, "input": "go", "tools": [{**SHELL, "name": long_name}],
+                          "tool_choice": {"type": "function", "name": long_name}})
+    sent = request.chat["tools"][0]["function"]["name"]
+    assert len(sent) == 64 and request.chat["tool_choice"]["function"]["name"] == sent
+    answer = completion({"content": None, "tool_calls": [{"id": "c", "type": "function",
+                                                          "function": {"name": sent, "arguments": "{}"}}]},
+                        "tool_calls")
+    item = Response.model_validate(response_from_completion(answer, request)).output[0]
+    assert (item.name, item.namespace) == (long_name, None)
+    follow_up = translated({"model": MODEL, "tools": [{**SHELL, "name": long_name}], "input": [
+        item.model_dump(exclude_none=True), {"type": "function_call_output", "call_id": "c", "output": "ok"}]})
+    assert follow_up.chat["messages"][0]["tool_calls"][0]["function"]["name"] == sent

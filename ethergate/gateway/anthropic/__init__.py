@@ -3,11 +3,13 @@
 How the pipeline uses it:
 1. `translate_messages_request(body)` -> MessagesRequest: `.chat` is a chat-completions body for
    validate_chat_request, `.dropped` the field names not sent (for X-Dropped-Params), `.stream`, `.model`,
-   `.omit_thinking`. It raises GatewayError (400, Anthropic-style dotted `param`).
-2. Non-streamed: `message_from_completion(completion, model=..., omit_thinking=..., usage=billed)` -> message.
-3. Streamed: `MessageEvents(model, request_id=..., input_tokens=estimate, omit_thinking=...)`; for each relay
-   chunk dict `feed(chunk)` -> SSE bytes, `keepalive()` for a provider comment, then `finish(usage=billed)`
-   at [DONE] or `fail(GatewayError)` on a cut. `message_stream(chunks, events)` drives it from an iterable.
+   `.omit_thinking`, `.tool_names`. It raises GatewayError (400, Anthropic-style dotted `param`).
+2. Non-streamed: `message_from_completion(completion, model=..., omit_thinking=..., usage=billed,
+   tool_names=...)` -> message.
+3. Streamed: `MessageEvents(model, request_id=..., input_tokens=estimate, omit_thinking=..., tool_names=...)`;
+   for each relay chunk dict `feed(chunk)` -> SSE bytes, `keepalive()` for a provider comment, then
+   `finish(usage=billed)` at [DONE] or `fail(GatewayError)` on a cut. `message_stream(chunks, events)`
+   drives it from an iterable.
 4. Errors: `error_body(GatewayError, request_id)` before a stream starts, `error_event` after.
 5. /v1/messages/count_tokens: `count_tokens(body)`.
 """

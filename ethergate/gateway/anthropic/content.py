@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from ..dropped import Dropped
+from ..tool_names import chat_tool_name
 from .errors import invalid
 from .signature import carried_thinking
 
@@ -238,4 +239,4 @@ def _tool_call(block: dict, where: str) -> dict:
     if not isinstance(arguments, dict):
         raise invalid(f"{where}.input", "expected an object")
     return {"id": call_id, "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}
+            "function": {"name": chat_tool_name(name), "arguments": json.dumps(arguments, ensure_ascii=False)}}

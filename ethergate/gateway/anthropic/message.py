@@ -50,11 +50,13 @@ def tool_input(arguments: object) -> dict:
 
 
 def message_from_completion(completion: dict, *, model: str | None = None, omit_thinking: bool = False,
-                            usage: dict | None = None) -> dict:
+                            usage: dict | None = None, tool_names: dict | None = None) -> dict:
     """The `message` for a non-streamed chat completion (its first choice: Anthropic has no `n`).
 
-    `usage` (chat's shape) is what the request was billed on, for answers whose provider reported none.
+    `usage` (chat's shape) is what the request was billed on, for answers whose provider reported none;
+    `tool_names` is MessagesRequest.tool_names, to give shortened tool names back as the client wrote them.
     """
+    tool_names = tool_names or {}
     choices = completion.get("choices") or [{}]
     choice = choices[0]
     answer = choice.get("message") or {}
@@ -71,7 +73,8 @@ def message_from_completion(completion: dict, *, model: str | None = None, omit_
     for call in answer.get("tool_calls") or []:
         function = call.get("function") or {}
         content.append({"type": "tool_use", "id": call.get("id") or "toolu_" + uuid.uuid4().hex,
-                        "name": function.get("name") or "", "input": tool_input(function.get("arguments"))})
+                        "name": tool_names.get(function.get("name"), function.get("name") or ""),
+                        "input": tool_input(function.get("arguments"))})
     reason = stop_reason(choice.get("finish_reason"))
     if reason == "end_turn" and any(block["type"] == "tool_use" for block in content):
         reason = "tool_use"  # clients run tools only when told the turn stopped for them

@@ -12,6 +12,8 @@ Claude Code's extra fields, each decided:
   tool-search tools themselves are dropped, named; other Anthropic server tools (web search, code
   execution, ...) are refused, because the model would answer as if it had used them.
 - mcp_servers: refused for the same reason.
+- tool names longer than chat's 64 characters (Anthropic allows 128) are sent shortened (tool_names.py)
+  and given back as the client wrote them.
 - thinking: enabled (with budget_tokens as Qwen's thinking_budget), adaptive (enabled, no budget),
   disabled and between_tools (disabled) become the provider's own switch; `display: "omitted"` is
   honoured on the way back.
@@ -19,10 +21,11 @@ Claude Code's extra fields, each decided:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
+from ..tool_names import chat_tool_name
 from .content import chat_messages, system_prompt
 from .errors import invalid
 
@@ -45,6 +48,7 @@ class MessagesRequest:
     model: str
     stream: bool
     omit_thinking: bool = False
+    tool_names: dict = field(default_factory=dict)   # chat function name -> the client's longer tool name
 
 
 def translate_messages_request(body: object, *, provider: str | None = None,
@@ -72,7 +76,7 @@ def translate_messages_request(body: object, *, provider: str | None = None,
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # message_delta reports usage at the end
     _metadata(body.get("metadata"), chat, dropped)
-    tools = _tools(body.get("tools"), dropped)
+    tools, tool_names = _tools(body.get("tools"), dropped)
     if tools:
         chat["tools"] = tools
     _tool_choice(body.get("tool_choice"), tools, chat)
@@ -88,7 +92,7 @@ def translate_messages_request(body: object, *, provider: str | None = None,
         if name not in HANDLED:
             dropped.add(name)
     return MessagesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream),
-                           omit_thinking=omit_thinking)
+                           omit_thinking=omit_thinking, tool_names=tool_names)
 
 
 def _number(body: dict, name: str, low: float, high: float) -> float | None:
@@ -149,12 +153,14 @@ def _metadata(metadata: object, chat: dict, dropped: Dropped) -> None:
             dropped.add(f"metadata.{name}")
 
 
-def _tools(tools: object, dropped: Dropped) -> list[dict]:
+def _tools(tools: object, dropped: Dropped) -> tuple[list[dict], dict]:
+    """The chat tools, and the client's name for each one whose name had to be shortened."""
     if tools is None:
-        return []
+        return [], {}
     if not isinstance(tools, list):
         raise invalid("tools", "expected an array of tools")
-    out = []
+    out: list[dict] = []
+    tool_names: dict = {}
     for index, tool in enumerate(tools):
         path = f"tools.{index}"
         if not isinstance(tool, dict):
@@ -171,7 +177,9 @@ def _tools(tools: object, dropped: Dropped) -> list[dict]:
             raise invalid(f"{path}.name", "expected the tool name")
         if not isinstance(schema, dict):
             raise invalid(f"{path}.input_schema", "expected a JSON Schema object")
-        function: dict = {"name": name, "parameters": schema}
+        function: dict = {"name": chat_tool_name(name), "parameters": schema}
+        if function["name"] != name:
+            tool_names[function["name"]] = name
         if isinstance(tool.get("description"), str):
             function["description"] = tool["description"]
         if isinstance(tool.get("strict"), bool):
@@ -180,7 +188,7 @@ def _tools(tools: object, dropped: Dropped) -> list[dict]:
             if tool.get(extra) is not None:
                 dropped.add(extra if extra == "cache_control" else f"tools.{extra}")
         out.append({"type": "function", "function": function})
-    return out
+    return out, tool_names
 
 
 def _shown(value: object) -> str:
@@ -195,12 +203,12 @@ def _tool_choice(choice: object, tools: list[dict], chat: dict) -> None:
     kind = choice["type"]
     if kind == "tool":
         name = choice.get("name")
-        if not isinstance(name, str) or name not in {t["function"]["name"] for t in tools}:
+        if not isinstance(name, str) or chat_tool_name(name) not in {t["function"]["name"] for t in tools}:
             raise invalid("tool_choice.name", f"no tool named {_shown(name)} is in 'tools'")
     if not tools:
         return  # chat refuses tool_choice without tools; with none defined, every choice means "no tool"
     chat["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}.get(kind) or \
-        {"type": "function", "function": {"name": choice.get("name")}}
+        {"type": "function", "function": {"name": chat_tool_name(choice["name"])}}
     if choice.get("disable_parallel_tool_use") is True:
         chat["parallel_tool_calls"] = False
 

@@ -32,8 +32,8 @@ class MessageEvents:
     """Feed it chunk dicts; each method returns the SSE bytes to send now (possibly b"")."""
 
     def __init__(self, model: str, *, request_id: str | None = None, input_tokens: int = 0,
-                 omit_thinking: bool = False):
-        self.model, self.request_id = model, request_id
+                 omit_thinking: bool = False, tool_names: dict | None = None):
+        self.model, self.request_id, self.tool_names = model, request_id, tool_names or {}
         self.input_tokens, self.omit_thinking = input_tokens, omit_thinking
         self.started = self.ended = False
         self.finish_reason: str | None = None
@@ -143,7 +143,7 @@ class MessageEvents:
         if call is None:
             call = self._calls[index] = _Call(delta.get("id") or f"toolu_{self._blocks}_{index}")
         if isinstance(function.get("name"), str) and function["name"] and not call.name:
-            call.name = function["name"]
+            call.name = self.tool_names.get(function["name"], function["name"])
         arguments = function.get("arguments") if isinstance(function.get("arguments"), str) else ""
         if call.block is None:
             call.arguments += arguments

@@ -7,7 +7,8 @@ Decisions, each named in `dropped` when something is not sent:
 - Hosted tools (web_search, file_search, code_interpreter, computer use, image generation, MCP, local shell,
   custom grammar tools) are dropped, named: Codex sends web_search on every turn and keeps working with its
   function tools. Function tools grouped in a `namespace` tool (Codex's sub-agent tools) are sent as
-  "<namespace>__<name>", and calls come back split into name and namespace again.
+  "<namespace>__<name>", a name longer than chat's 64 characters shortened (tool_names.py), and calls come
+  back with the client's name and namespace again.
   A tool_choice that forces a hosted tool is refused, since it cannot be honoured.
 - include values are all dropped, named: no encrypted reasoning, logprobs or hosted-tool outputs exist here.
 - reasoning.effort: "none" and "minimal" switch the provider's thinking off; low/medium/high (xhigh and max
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..dropped import Dropped
 from ..thinking import provider_of, thinking_switches
+from ..tool_names import chat_tool_name
 from .errors import invalid
 from .input_items import chat_messages
 
@@ -49,11 +51,11 @@ class ResponsesRequest:
     model: str
     stream: bool
     echo: dict
-    namespaced: dict = field(default_factory=dict)   # chat function name -> (namespace, name)
+    tool_names: dict = field(default_factory=dict)   # chat function name -> (namespace, name), where they differ
 
     def call_name(self, chat_name: str) -> tuple[str, str | None]:
         """A chat function name as the Responses (name, namespace) the client defined."""
-        namespace, name = self.namespaced.get(chat_name, (None, chat_name))
+        namespace, name = self.tool_names.get(chat_name, (None, chat_name))
         return name, namespace
 
 
@@ -66,7 +68,7 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
     if not isinstance(model, str) or not model.strip():
         raise invalid("model", "expected a model ID such as 'deepseek/deepseek-v4-flash'; GET /v1/models lists them")
     _refuse_stateful(body)
-    messages = chat_messages(body.get("input"), add_dropped, namespaced_name)
+    messages = chat_messages(body.get("input"), add_dropped, sent_name)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise invalid("instructions", "expected a string")
@@ -82,7 +84,7 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries usage
-    tools, namespaced, echo["tools"] = _tools(body.get("tools"), add_dropped)
+    tools, tool_names, echo["tools"] = _tools(body.get("tools"), add_dropped)
     tools = _tool_choice(body.get("tool_choice"), tools, chat, echo)
     if tools:
         chat["tools"] = [{"type": "function", "function": {k: v for k, v in tool.items() if k != "type"}}
@@ -102,7 +104,7 @@ def translate_responses_request(body: object, *, provider: str | None = None) ->
     for value in _include(body.get("include")):
         add_dropped(f"include:{value}")
     return ResponsesRequest(chat=chat, dropped=list(dropped), model=model, stream=bool(stream), echo=echo,
-                            namespaced=namespaced)
+                            tool_names=tool_names)
 
 
 def _refuse_stateful(body: dict) -> None:
@@ -142,17 +144,18 @@ def _sampling(body: dict, chat: dict, echo: dict) -> None:
         echo[name] = value
 
 
-def namespaced_name(namespace: object, name: str) -> str:
-    return f"{namespace}__{name}" if isinstance(namespace, str) and namespace else name
+def sent_name(namespace: object, name: str) -> str:
+    """The chat function name for a Responses function `name` in `namespace` (None outside any)."""
+    return chat_tool_name(f"{namespace}__{name}" if isinstance(namespace, str) and namespace else name)
 
 
 def _tools(tools: object, add_dropped) -> tuple[list[dict], dict, list[dict]]:
-    """The function tools to send (namespaces flattened), their namespaced names, and the tools to echo."""
+    """The function tools to send (namespaces flattened), the client's names where sent ones differ, the echo."""
     if tools is None:
         return [], {}, []
     if not isinstance(tools, list):
         raise invalid("tools", "expected an array of tools")
-    out, namespaced, echoed = [], {}, []
+    out, tool_names, echoed = [], {}, []
     for index, tool in enumerate(tools):
         path = f"tools[{index}]"
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
@@ -161,19 +164,23 @@ def _tools(tools: object, add_dropped) -> tuple[list[dict], dict, list[dict]]:
             inner = [_function(t, f"{path}.tools[{i}]") for i, t in enumerate(tool["tools"])
                      if isinstance(t, dict) and t.get("type") == "function"]
             for function in inner:
-                namespaced[namespaced_name(tool["name"], function["name"])] = (tool["name"], function["name"])
-                out.append({**function, "name": namespaced_name(tool["name"], function["name"])})
+                tool_names[sent_name(tool["name"], function["name"])] = (tool["name"], function["name"])
+                out.append({**function, "name": sent_name(tool["name"], function["name"])})
             echoed.append(tool)
         elif tool["type"] == "function":
-            out.append(_function(tool, path))
-            echoed.append(out[-1])
+            function = _function(tool, path)
+            echoed.append(function)
+            if sent_name(None, function["name"]) != function["name"]:
+                tool_names[sent_name(None, function["name"])] = (None, function["name"])
+                function = {**function, "name": sent_name(None, function["name"])}
+            out.append(function)
         else:
             add_dropped(f"tools:{tool['type']}")
     names = [function["name"] for function in out]
     if len(names) != len(set(names)):
         raise invalid("tools", "two function tools share a name (a namespace's tools are sent as "
                                "'<namespace>__<name>')")
-    return out, namespaced, echoed
+    return out, tool_names, echoed
 
 
 def _function(tool: dict, path: str) -> dict:
@@ -207,12 +214,14 @@ def _tool_choice(choice: object, tools: list[dict], chat: dict, echo: dict) -> l
         return tools
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "function":
-        if choice.get("name") not in names:
-            raise invalid("tool_choice.name", f"no function tool named {_shown(choice.get('name'))} is in 'tools'")
-        chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+        name = choice.get("name")
+        if not isinstance(name, str) or sent_name(choice.get("namespace"), name) not in names:
+            raise invalid("tool_choice.name", f"no function tool named {_shown(name)} is in 'tools'")
+        chat["tool_choice"] = {"type": "function", "function": {"name": sent_name(choice.get("namespace"), name)}}
         return tools
     if kind == "allowed_tools":
-        allowed = {t.get("name") for t in choice.get("tools") or [] if isinstance(t, dict)}
+        allowed = {sent_name(t.get("namespace"), t["name"]) for t in choice.get("tools") or []
+                   if isinstance(t, dict) and isinstance(t.get("name"), str)}
         mode = choice.get("mode", "auto")
         if mode not in ("auto", "required") or not allowed <= names:
             raise invalid("tool_choice.tools", "expected function tools from 'tools' and mode 'auto' or 'required'")
