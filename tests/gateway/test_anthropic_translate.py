@@ -201,6 +201,10 @@ def test_completion_becomes_an_anthropic_message_with_blocks_and_split_usage():
         == (20, 100, 40)
     assert message.usage.output_tokens_details.thinking_tokens == 12
 
+    client, _ = client_reading("anthropic", 200, json.dumps(message_from_completion(body)).encode(), "application/json")
+    parsed = client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert [block.type for block in parsed.content] == ["thinking", "text", "tool_use", "tool_use"]
+
 
 @pytest.mark.parametrize("finish, stop_reason", [("stop", "end_turn"), ("length", "max_tokens"),
                                                  ("content_filter", "refusal")])
@@ -342,6 +346,9 @@ def test_count_tokens_is_an_estimate_in_the_sdks_shape():
     counted = MessageTokensCount.model_validate(count_tokens(english)).input_tokens
     assert 1500 < counted < 1600  # 5,000 ASCII characters at 0.3 tokens each, plus template overhead
     assert 600 < count_tokens(chinese)["input_tokens"] < 650
+    client, sent = client_reading("anthropic", 200, json.dumps(count_tokens(english)).encode(), "application/json")
+    assert client.messages.count_tokens(**english).input_tokens == counted
+    assert translated({**sent[0], "max_tokens": 1}).chat["messages"] == [english["messages"][0]]  # what the SDK sent
     with_tools = count_tokens({**english, "tools": [READ_TOOL]})["input_tokens"]
     assert with_tools > counted + 512
     with pytest.raises(GatewayError):
