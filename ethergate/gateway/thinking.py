@@ -1,4 +1,4 @@
-"""A surface's thinking setting as the switches each provider understands.
+"""A surface's thinking setting and effort level as the switches each provider understands.
 
 DeepSeek and Moonshot take `thinking: {"type": "enabled" | "disabled"}` and no budget; Qwen takes
 `enable_thinking` and an optional `thinking_budget`. The provider is the prefix of the EtherGate model ID
@@ -24,3 +24,14 @@ def thinking_switches(provider: str | None, enabled: bool, budget: int | None = 
             switches["thinking_budget"] = budget
         return switches
     return {}
+
+
+def reasoning_effort(provider: str | None, effort: str) -> str:
+    """The reasoning_effort to send for a client's effort level.
+
+    DeepSeek documents every level from "minimal" to "max" and maps them itself (it recommends "max" for
+    agents); elsewhere the three levels chat completions defines are sent, the nearest one for the rest.
+    """
+    if provider == "deepseek":
+        return effort
+    return {"minimal": "low", "xhigh": "high", "max": "high"}.get(effort, effort)

@@ -80,7 +80,8 @@ def test_claude_code_turn_becomes_a_chat_request_with_every_extra_decided():
     assert chat["tools"][0]["function"]["parameters"] == READ_TOOL["input_schema"]
     assert chat["tool_choice"] == "auto"
     assert chat["thinking"] == {"type": "enabled"}
-    assert chat["reasoning_effort"] == "high"
+    assert chat["reasoning_effort"] == "max"  # DeepSeek documents "max" (and recommends it for agents)
+    assert translated({**CLAUDE_CODE, "model": "qwen/qwen-plus"}).chat["reasoning_effort"] == "high"
     assert len(chat["user"]) == 32 and "device_id" not in chat["user"]  # a stable digest, not the device ID
     assert translated({**CLAUDE_CODE, "metadata": {"user_id": "u-42"}}).chat["user"] == "u-42"
     assert chat["stream"] is True and chat["stream_options"] == {"include_usage": True}

@@ -299,10 +299,13 @@ def test_billed_usage_fills_in_when_the_provider_reported_none():
     assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (30, 2, 32)
 
 
-@pytest.mark.parametrize("effort, sent, switch", [("max", "high", True), ("xhigh", "high", True),
-                                                  ("minimal", None, False), ("low", "low", True)])
-def test_every_effort_the_sdk_knows_maps_to_a_chat_level_and_a_switch(effort, sent, switch):
-    chat = translated({"model": "moonshot/kimi-k2.6", "input": "hi", "reasoning": {"effort": effort}}).chat
+@pytest.mark.parametrize("model, effort, sent, switch", [
+    ("moonshot/kimi-k2.6", "max", "high", True), ("moonshot/kimi-k2.6", "xhigh", "high", True),
+    ("moonshot/kimi-k2.6", "minimal", "low", True), ("moonshot/kimi-k2.6", "none", None, False),
+    ("deepseek/deepseek-v4-pro", "max", "max", True), ("deepseek/deepseek-v4-pro", "minimal", "minimal", True),
+])
+def test_every_effort_the_sdk_knows_maps_to_a_level_and_a_switch(model, effort, sent, switch):
+    chat = translated({"model": model, "input": "hi", "reasoning": {"effort": effort}}).chat
     assert chat.get("reasoning_effort") == sent
     assert chat["thinking"] == {"type": "enabled" if switch else "disabled"}
 

@@ -6,7 +6,8 @@ Claude Code's extra fields, each decided:
   on their own, so only the explicit breakpoints are lost.
 - metadata.user_id: sent as `user`; one longer than 64 characters as a digest of it.
 - context_management, container, service_tier, inference_geo, speed, diagnostics, betas: dropped, named.
-- output_config.effort: sent as reasoning_effort ("xhigh" and "max" as "high", the highest chat knows);
+- output_config.effort: sent as reasoning_effort (as given to DeepSeek, which documents every level; "xhigh"
+  and "max" as "high" elsewhere, see thinking.py);
   output_config.format: sent as response_format json_schema.
 - tools with defer_loading: loaded like any other tool (there is no server-side tool search here), and the
   tool-search tools themselves are dropped, named; other Anthropic server tools (web search, code
@@ -24,7 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ..dropped import Dropped
-from ..thinking import provider_of, thinking_switches
+from ..thinking import provider_of, reasoning_effort, thinking_switches
 from ..tool_names import chat_tool_name
 from .content import chat_messages, system_prompt
 from .errors import invalid
@@ -34,7 +35,7 @@ MAX_USER = 64           # OpenAI's bound for end-user identifiers
 DROPPED_FIELDS = ("context_management", "container", "service_tier", "inference_geo", "speed", "diagnostics",
                   "betas", "user_profile_id", "workspace_id", "cache_control")
 TOOL_FIELDS_DROPPED = ("cache_control", "input_examples", "eager_input_streaming", "allowed_callers")
-EFFORT = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
 HANDLED = frozenset({"model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
                      "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "output_config",
                      "mcp_servers", *DROPPED_FIELDS})
@@ -81,7 +82,7 @@ def translate_messages_request(body: object, *, provider: str | None = None,
         chat["tools"] = tools
     _tool_choice(body.get("tool_choice"), tools, chat)
     omit_thinking = _thinking(body.get("thinking"), provider, chat, dropped)
-    _output_config(body.get("output_config"), chat, dropped)
+    _output_config(body.get("output_config"), provider, chat, dropped)
     if body.get("mcp_servers"):
         raise invalid("mcp_servers", "remote MCP servers are not supported; define their tools in 'tools' and "
                                      "run them on the client")
@@ -240,16 +241,16 @@ def _thinking(thinking: object, provider: str | None, chat: dict, dropped: Dropp
     return thinking.get("display") == "omitted"
 
 
-def _output_config(config: object, chat: dict, dropped: Dropped) -> None:
+def _output_config(config: object, provider: str | None, chat: dict, dropped: Dropped) -> None:
     if config is None:
         return
     if not isinstance(config, dict):
         raise invalid("output_config", "expected an object")
     effort = config.get("effort")
     if effort is not None:
-        if effort not in EFFORT:
-            raise invalid("output_config.effort", f"expected one of {', '.join(EFFORT)}, but got {_shown(effort)}")
-        chat["reasoning_effort"] = EFFORT[effort]
+        if effort not in EFFORTS:
+            raise invalid("output_config.effort", f"expected one of {', '.join(EFFORTS)}, but got {_shown(effort)}")
+        chat["reasoning_effort"] = reasoning_effort(provider, effort)
     output_format = config.get("format")
     if output_format is not None:
         if not isinstance(output_format, dict) or output_format.get("type") != "json_schema" \

@@ -11,8 +11,9 @@ Decisions, each named in `dropped` when something is not sent:
   back with the client's name and namespace again.
   A tool_choice that forces a hosted tool is refused, since it cannot be honoured.
 - include values are all dropped, named: no encrypted reasoning, logprobs or hosted-tool outputs exist here.
-- reasoning.effort: "none" and "minimal" switch the provider's thinking off; low/medium/high (xhigh and max
-  as high) switch it on and are sent as reasoning_effort; reasoning.summary is dropped, named: reasoning comes back as
+- reasoning.effort: "none" switches the provider's thinking off; any other level switches it on and is sent
+  as reasoning_effort (as given to DeepSeek, which documents every level, the nearest of low/medium/high
+  elsewhere: see thinking.py); reasoning.summary is dropped, named: reasoning comes back as
   reasoning_text, never summarized.
 - prompt_cache_key, prompt_cache_retention, service_tier, truncation "auto", text.verbosity,
   max_tool_calls, top_logprobs, stream_options: dropped, named. metadata is echoed, never forwarded.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..dropped import Dropped
-from ..thinking import provider_of, thinking_switches
+from ..thinking import provider_of, reasoning_effort, thinking_switches
 from ..tool_names import chat_tool_name
 from .errors import invalid
 from .input_items import chat_messages
@@ -37,10 +38,7 @@ HANDLED = frozenset({"model", "input", "instructions", "tools", "tool_choice", "
                      "max_output_tokens", "temperature", "top_p", "stream", "store", "include", "reasoning", "text",
                      "metadata", "user", "safety_identifier", "truncation", "background", *STATEFUL,
                      *DROPPED_FIELDS})
-THINKING_OFF = ("none", "minimal")
-# The levels chat's reasoning_effort knows; "none" and "minimal" are sent only as the thinking switch.
-EFFORT = {"none": None, "minimal": None, "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
-          "max": "high"}
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 @dataclass
@@ -245,11 +243,11 @@ def _reasoning(reasoning: object, provider: str | None, chat: dict, echo: dict, 
         raise invalid("reasoning", "expected an object")
     effort = reasoning.get("effort")
     if effort is not None:
-        if effort not in EFFORT:
-            raise invalid("reasoning.effort", f"expected one of {', '.join(EFFORT)}, but got {_shown(effort)}")
-        if EFFORT[effort]:
-            chat["reasoning_effort"] = EFFORT[effort]
-        switches = thinking_switches(provider, effort not in THINKING_OFF)
+        if effort not in EFFORTS:
+            raise invalid("reasoning.effort", f"expected one of {', '.join(EFFORTS)}, but got {_shown(effort)}")
+        if effort != "none":
+            chat["reasoning_effort"] = reasoning_effort(provider, effort)
+        switches = thinking_switches(provider, effort != "none")
         if not switches:
             add_dropped("reasoning.effort")
         chat.update(switches)
