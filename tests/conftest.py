@@ -10,17 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import engines, services
 from tests.factories import Factories
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = [e.strip() for e in os.environ.get("ETHERGATE_TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
+ENGINES = engines.selected_engines()
 TEST_SECRET = "test-secret-key-" + "x" * 32
 PROVIDER_KEYS = {"deepseek": "sk-test-deepseek", "qwen": "sk-test-qwen", "moonshot": "sk-test-moonshot"}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: needs Chromium")
+    config.addinivalue_line("markers", "both_engines: run on SQLite and PostgreSQL whatever the path says")
+    config.addinivalue_line("markers", "one_engine: run on the first engine only whatever the path says")
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize `engine` per test: both engines or one, by tests/engines.py's rules."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    path = Path(metafunc.definition.path).resolve().relative_to(ROOT).as_posix()
+    markers = {mark.name for mark in metafunc.definition.iter_markers()}
+    metafunc.parametrize("engine", engines.engines_for(path, markers, ENGINES), indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +80,9 @@ def migrate_database(url: str) -> None:
                        check=True, capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+@pytest.fixture(scope="session")
 def engine(request):
+    """"sqlite" or "postgresql"; parametrized by pytest_generate_tests above."""
     return request.param
 
 
