@@ -23,6 +23,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: needs Chromium")
     config.addinivalue_line("markers", "both_engines: run on SQLite and PostgreSQL whatever the path says")
     config.addinivalue_line("markers", "one_engine: run on the first engine only whatever the path says")
+    config.addinivalue_line("markers", "shared_live_server: the module's tests share one database and live "
+                                       "server; each test makes its own tenant and leaves no process-wide state")
 
 
 def pytest_generate_tests(metafunc):
@@ -182,16 +184,53 @@ class LiveServer:
             self.process.wait()
 
 
+class ModuleServers:
+    """What the tests of one module share when it is marked `shared_live_server`: a database, one server."""
+
+    def __init__(self, database_url: str, fake, log_dir: Path):
+        self.database_url = database_url
+        self.fake = fake
+        self.log_dir = log_dir
+        self.server: LiveServer | None = None
+
+    def default_server(self) -> LiveServer:
+        # A test may have killed or stopped it (crash tests, log flushes): the next test gets a new one.
+        if self.server is None or self.server.process.poll() is not None:
+            self.server = LiveServer(self.database_url, self.fake, None, self.log_dir / "shared-server.log")
+            self.server.start()
+        return self.server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_servers(engine, template_databases, tmp_path_factory, request, fake_upstream):
+    """The module's shared database and server, or None unless the module is marked `shared_live_server`."""
+    if request.node.get_closest_marker("shared_live_server") is None:
+        yield None
+        return
+    log_dir = tmp_path_factory.mktemp("shared-server")
+    shared = ModuleServers(fresh_database(engine, template_databases, log_dir, request), fake_upstream, log_dir)
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture
-def live_server_factory(engine, template_databases, tmp_path, request, fake_upstream):
-    """Start one or more live servers; all share one fresh database unless told otherwise."""
+def live_server_factory(engine, template_databases, tmp_path, request, fake_upstream, module_servers):
+    """Start one or more live servers; all share one fresh database unless told otherwise.
+
+    In a module marked `shared_live_server` that database is the module's, shared with `live_server`.
+    """
     started: list[LiveServer] = []
     shared = {}
 
     def start(extra_env: dict | None = None, database_url: str | None = None) -> LiveServer:
         if database_url is None:
             if "url" not in shared:
-                shared["url"] = fresh_database(engine, template_databases, tmp_path, request)
+                shared["url"] = (module_servers.database_url if module_servers is not None
+                                 else fresh_database(engine, template_databases, tmp_path, request))
             database_url = shared["url"]
         server = LiveServer(database_url, fake_upstream, extra_env, tmp_path / f"server-{len(started)}.log")
         started.append(server)
@@ -203,8 +242,12 @@ def live_server_factory(engine, template_databases, tmp_path, request, fake_upst
 
 
 @pytest.fixture
-def live_server(live_server_factory):
-    return live_server_factory()
+def live_server(request, module_servers):
+    """The real app in a child process: the module's shared one when the module is marked
+    `shared_live_server` (its tests each make their own tenant), else a fresh one on a fresh database."""
+    if module_servers is not None:
+        return module_servers.default_server()
+    return request.getfixturevalue("live_server_factory")()
 
 
 @pytest.fixture
