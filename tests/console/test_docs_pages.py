@@ -16,6 +16,8 @@ from ethergate.docs.pages import PAGES
 from ethergate.extensions import db
 from ethergate.gateway.errors import invalid_api_key
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 ROOT = Path(__file__).resolve().parents[2]
 CODE = re.compile(r'<pre><code id="([^"]+)">(.*?)</code></pre>', re.S)
 DEFAULT_BASE = "http://127.0.0.1:8000/v1"
