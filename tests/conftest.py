@@ -23,6 +23,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: needs Chromium")
     config.addinivalue_line("markers", "both_engines: run on SQLite and PostgreSQL whatever the path says")
     config.addinivalue_line("markers", "one_engine: run on the first engine only whatever the path says")
+    config.addinivalue_line("markers", "postgresql_only: exercises what only PostgreSQL has")
     config.addinivalue_line("markers", "shared_live_server: the module's tests share one database and live "
                                        "server; each test makes its own tenant and leaves no process-wide state")
 
@@ -33,7 +34,9 @@ def pytest_generate_tests(metafunc):
         return
     path = Path(metafunc.definition.path).resolve().relative_to(ROOT).as_posix()
     markers = {mark.name for mark in metafunc.definition.iter_markers()}
-    metafunc.parametrize("engine", engines.engines_for(path, markers, ENGINES), indirect=True, scope="session")
+    left_out = pytest.mark.skip(reason="PostgreSQL only; ETHERGATE_TEST_ENGINES leaves it out")
+    chosen = engines.engines_for(path, markers, ENGINES) or [pytest.param("postgresql", marks=left_out)]
+    metafunc.parametrize("engine", chosen, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

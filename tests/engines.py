@@ -7,7 +7,8 @@ ETHERGATE_TEST_ENGINES (SQLite unless told otherwise).
 
 The first matching rule wins; a path matching no rule runs on both, so a new directory errs on the
 side of coverage. `@pytest.mark.both_engines` / `@pytest.mark.one_engine` on a test or module override
-the path.
+the path; `@pytest.mark.postgresql_only` is for what exists on PostgreSQL alone (it is not collected when
+ETHERGATE_TEST_ENGINES leaves PostgreSQL out).
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def rule_for(relative_path: str) -> str:
 
 
 def engines_for(relative_path: str, markers: set[str], engines: list[str]) -> list[str]:
+    if "postgresql_only" in markers:
+        return [e for e in engines if e == "postgresql"]
     if "both_engines" in markers:
         return engines
     if "one_engine" in markers:

@@ -19,3 +19,8 @@ def test_pages_and_installers_run_on_the_first_engine():
 def test_markers_override_the_path():
     assert engines_for("tests/console/test_x.py", {"both_engines"}, BOTH) == BOTH
     assert engines_for("tests/billing/test_x.py", {"one_engine"}, BOTH) == ["sqlite"]
+
+
+def test_postgresql_only_tests_follow_the_selection():
+    assert engines_for("tests/console/test_x.py", {"postgresql_only"}, BOTH) == ["postgresql"]
+    assert engines_for("tests/billing/test_x.py", {"postgresql_only"}, ["sqlite"]) == []
