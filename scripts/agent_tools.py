@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -49,29 +50,45 @@ def is_installed(name: str) -> bool:
     return (path(name) / ".complete").is_file()
 
 
-def install(name: str) -> Path:
-    """The tool's directory, installing it first unless a finished install is there. Safe across processes."""
+def install(name: str, retry_after: float = 0) -> Path:
+    """The tool's directory, installing it first unless a finished install is there. Safe across processes.
+
+    With `retry_after`, an install that failed less than that many seconds ago fails again at once with
+    the same reason, so the tests of one run do not wait on an unreachable registry one after another."""
     where = path(name)
+    failed = where.parent / f"{where.name}.failed"
     where.parent.mkdir(parents=True, exist_ok=True)
     with open(where.parent / f"{where.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers wait for one install
         if is_installed(name):
             return where
-        shutil.rmtree(where, ignore_errors=True)
-        where.mkdir()
-        registry, packages = TOOLS[name]
-        if registry == "pypi":
-            command = _pypi(where, packages)
-        elif registry == "npm":
-            command = _npm(where, packages)
-        else:
-            raise ToolInstallError(f"{name}: unknown registry {registry!r}")
-        result = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=1200)
-        if result.returncode != 0:
-            raise ToolInstallError(f"{name}: `{' '.join(command)}` failed ({registry} unreachable or the package "
-                                   f"is missing): {(result.stderr or result.stdout).strip()[-600:]}")
-        (where / ".complete").write_text(" ".join(packages) + "\n")
-        return where
+        if failed.is_file() and time.time() - failed.stat().st_mtime < retry_after:
+            raise ToolInstallError(failed.read_text().strip())
+        try:
+            return _install(name, where)
+        except ToolInstallError as exc:
+            failed.write_text(str(exc) + "\n")
+            raise
+
+
+def _install(name: str, where: Path) -> Path:
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    registry, packages = TOOLS[name]
+    if registry == "pypi":
+        command = _pypi(where, packages)
+    elif registry == "npm":
+        command = _npm(where, packages)
+    else:
+        raise ToolInstallError(f"{name}: unknown registry {registry!r}")
+    result = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=1200)
+    if result.returncode != 0:
+        raise ToolInstallError(f"{name}: `{' '.join(command)}` failed ({registry} unreachable or the package "
+                               f"is missing): {(result.stderr or result.stdout).strip()[-600:]}")
+    (where / ".complete").write_text(" ".join(packages) + "\n")
+    failed_marker = where.parent / f"{where.name}.failed"
+    failed_marker.unlink(missing_ok=True)
+    return where
 
 
 def _pypi(where: Path, packages: tuple[str, ...]) -> list[str]:

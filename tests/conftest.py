@@ -16,16 +16,30 @@ from tests.factories import Factories
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = engines.selected_engines()
 TEST_SECRET = "test-secret-key-" + "x" * 32
+# One per pytest-xdist worker, for when the workers share a PostgreSQL server (ETHERGATE_TEST_POSTGRES_URL).
+TEMPLATE_NAME = "eg_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 PROVIDER_KEYS = {"deepseek": "sk-test-deepseek", "qwen": "sk-test-qwen", "moonshot": "sk-test-moonshot"}
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: needs Chromium")
+    config.addinivalue_line("markers", "browser: needs Chromium (given to every test using the chromium fixture)")
+    config.addinivalue_line("markers", "agents: needs the agent tools of scripts/agent_tools.py (given by fixture)")
     config.addinivalue_line("markers", "both_engines: run on SQLite and PostgreSQL whatever the path says")
     config.addinivalue_line("markers", "one_engine: run on the first engine only whatever the path says")
     config.addinivalue_line("markers", "postgresql_only: exercises what only PostgreSQL has")
     config.addinivalue_line("markers", "shared_live_server: the module's tests share one database and live "
                                        "server; each test makes its own tenant and leaves no process-wide state")
+
+
+# A test that uses one of these fixtures gets the marker, so `-m "not browser and not agents"` leaves it out.
+MARKED_BY_FIXTURE = {"chromium": "browser", "tool_venv": "agents", "openclaw_cli": "agents"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 def pytest_generate_tests(metafunc):
@@ -65,7 +79,7 @@ def template_databases(tmp_path_factory, request):
             url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3")
         else:
             pg = request.getfixturevalue("pg_server")
-            url = pg.create_database("eg_template")
+            url = pg.create_database(TEMPLATE_NAME)
         migrate_database(url)
         if engine == "postgresql":
             from sqlalchemy import create_engine
@@ -98,7 +112,7 @@ def fresh_database(engine: str, template_databases, tmp_path: Path, request) -> 
         shutil.copyfile(template.removeprefix("sqlite:///"), target)
         return f"sqlite:///{target}"
     pg = request.getfixturevalue("pg_server")
-    return pg.create_database(f"eg_{uuid.uuid4().hex[:12]}", template="eg_template")
+    return pg.create_database(f"eg_{uuid.uuid4().hex[:12]}", template=TEMPLATE_NAME)
 
 
 @pytest.fixture
@@ -280,9 +294,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def chromium():
     path = services.find_chromium()
     if path is None:
-        pytest.skip("Chromium is not installed (tests.services.find_chromium() found none); "
-                    "install it with: scripts/install-system-deps.sh browser")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        pytest.fail("Chromium is not installed (tests.services.find_chromium() found none); "
+                    "install it with: scripts/install-system-deps.sh browser", pytrace=False)
+    from playwright import sync_api as playwright_api
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         yield browser

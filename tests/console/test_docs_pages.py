@@ -137,8 +137,8 @@ def test_python_samples_run_against_the_gateway(live_server, live_factories, fak
     assert len(calls) == 2 and calls[1]["body"]["messages"][-1]["role"] == "tool"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_samples_run_against_the_gateway(live_server, live_factories, fake_upstream):
+    assert shutil.which("node"), "node is a prerequisite (README: Two commands)"
     assert (ROOT / "node_modules" / "openai").is_dir(), "run `make install` for the Node SDK"
     tenant = live_factories.tenant(credits="20.00")
     db.session.rollback()

@@ -103,7 +103,7 @@ def agent_tool(name: str) -> Path:
     agent_tools = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(agent_tools)
     try:
-        return agent_tools.install(name)
+        return agent_tools.install(name, retry_after=600)
     except agent_tools.ToolInstallError as exc:
         pytest.fail(f"agent tool not installed; `make agent-tools` installs it: {exc}", pytrace=False)
 
