@@ -7,8 +7,13 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed-requirements
 TEST_STAMP := $(VENV)/.installed-test-requirements
 ASSETS := static/vendor/htmx.min.js
+# pytest-xdist workers, one per core; modules stay whole on one worker (they may share a live server).
+# PYTEST_WORKERS=0 runs in one process. PYTEST_ARGS picks tests: make test PYTEST_ARGS=tests/billing
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
-.PHONY: install install-test assets run serve test test-fast fake-upstream bench clean
+.PHONY: install install-test assets agent-tools run serve test test-fast fake-upstream bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +44,19 @@ run: install instance/secret_key
 	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask --app wsgi catalog sync
 	ETHERGATE_SECRET_KEY="$${ETHERGATE_SECRET_KEY:-$$(cat instance/secret_key)}" exec $(BIN)/python wsgi.py --host $(HOST) --port $(PORT)
 
+# Hermes, OpenClaw...: installed once per machine into ~/.cache/ethergate/agent-tools (scripts/agent_tools.py).
+agent-tools: install-test
+	$(BIN)/python scripts/agent_tools.py install
+
+# An install that fails here (registry unreachable) fails the tests that need the tool, not the whole run.
 test: install-test
 	bash scripts/install-system-deps.sh db browser
-	$(BIN)/python -m pytest
+	-$(BIN)/python scripts/agent_tools.py install
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: install-test
-	ETHERGATE_TEST_ENGINES=sqlite $(BIN)/python -m pytest -x -q
+	bash scripts/install-system-deps.sh db
+	ETHERGATE_TEST_ENGINES=sqlite $(PYTEST) -x -q -m "not browser and not agents" $(PYTEST_ARGS)
 
 fake-upstream: install-test
 	$(BIN)/python tests/fakes/upstream.py --host 127.0.0.1 --port 9100

@@ -168,7 +168,11 @@ def post_worker_init(worker):
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.observability.logs import configure_logging
     from ethergate.serving import use_in_worker
+    from ethergate.settings import public_base_url_for
 
+    if worker.wsgi.config.get("PUBLIC_BASE_URL_FROM_BIND") and worker.sockets:
+        host, port = worker.sockets[0].getsockname()[:2]
+        worker.wsgi.config["PUBLIC_BASE_URL"] = public_base_url_for(host, port)
     configure_logging(worker.wsgi)
     start_sweeper(worker.wsgi)
     use_in_worker(worker)

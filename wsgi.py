@@ -4,12 +4,13 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 
 from ethergate import create_app  # noqa: E402
-from ethergate.settings import ConfigError  # noqa: E402
+from ethergate.settings import ConfigError, public_base_url_for  # noqa: E402
 
 try:
     app = create_app()
@@ -52,7 +53,15 @@ def serve(host: str, port: int) -> None:
     # stop() waits for in-flight requests (streams) only when handlers run in a pool; unbounded like before.
     server = WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, error_log=sys.stderr,
                         spawn=Pool())
-    server.init_socket()
+    try:
+        server.init_socket()
+    except OSError as exc:
+        reason = "address already in use (is another server running? stop it or pick another PORT)" \
+            if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        print(f"ethergate: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        sys.exit(2)
+    if app.config.get("PUBLIC_BASE_URL_FROM_BIND"):
+        app.config["PUBLIC_BASE_URL"] = public_base_url_for(host, server.server_port)
     print(f"ethergate listening on http://{host}:{server.server_port}", flush=True)
 
     def stop(*_):

@@ -50,6 +50,23 @@ def parse_http_url(name: str, raw: str) -> str:
     return url
 
 
+def parse_public_base_url(name: str, raw: str) -> str:
+    """The site's root URL; a trailing /v1 (the API base URL, which operators copy) is dropped, once."""
+    url = parse_http_url(name, raw)
+    if url.lower().endswith("/v1"):
+        url = parse_http_url(name, url[:-3])
+    return url
+
+
+def public_base_url_for(host: str, port: int) -> str:
+    """The URL a server bound to host:port is reached at from this machine."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def parse_database_url(name: str, raw: str) -> str:
     url = raw.strip()
     scheme = url.split(":", 1)[0]
@@ -107,8 +124,10 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
         provider_urls[provider] = parse_http_url(f"ETHERGATE_{upper}_BASE_URL", base) if base else None
     cfg["PROVIDER_KEYS"] = provider_keys
     cfg["PROVIDER_BASE_URLS"] = provider_urls
-    cfg["PUBLIC_BASE_URL"] = parse_http_url(
-        "ETHERGATE_PUBLIC_BASE_URL", get("ETHERGATE_PUBLIC_BASE_URL") or "http://127.0.0.1:8000")
+    public = get("ETHERGATE_PUBLIC_BASE_URL")
+    # Unset, the server replaces it with the address it binds (wsgi.py, gunicorn.conf.py) once it listens.
+    cfg["PUBLIC_BASE_URL_FROM_BIND"] = public is None
+    cfg["PUBLIC_BASE_URL"] = parse_public_base_url("ETHERGATE_PUBLIC_BASE_URL", public or "http://127.0.0.1:8000")
     cfg["CURRENCY"] = parse_currency("ETHERGATE_CURRENCY", get("ETHERGATE_CURRENCY") or "CNY")
     cfg["MAX_BODY_BYTES"] = parse_int(
         "ETHERGATE_MAX_BODY_BYTES", get("ETHERGATE_MAX_BODY_BYTES") or str(16 * 1024 * 1024), minimum=1024)

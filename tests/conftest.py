@@ -10,17 +10,47 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import engines, services
 from tests.factories import Factories
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = [e.strip() for e in os.environ.get("ETHERGATE_TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
+ENGINES = engines.selected_engines()
 TEST_SECRET = "test-secret-key-" + "x" * 32
+# One per pytest-xdist worker, for when the workers share a PostgreSQL server (ETHERGATE_TEST_POSTGRES_URL).
+TEMPLATE_NAME = "eg_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 PROVIDER_KEYS = {"deepseek": "sk-test-deepseek", "qwen": "sk-test-qwen", "moonshot": "sk-test-moonshot"}
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: needs Chromium")
+    config.addinivalue_line("markers", "browser: needs Chromium (given to every test using the chromium fixture)")
+    config.addinivalue_line("markers", "agents: needs the agent tools of scripts/agent_tools.py (given by fixture)")
+    config.addinivalue_line("markers", "both_engines: run on SQLite and PostgreSQL whatever the path says")
+    config.addinivalue_line("markers", "one_engine: run on the first engine only whatever the path says")
+    config.addinivalue_line("markers", "postgresql_only: exercises what only PostgreSQL has")
+    config.addinivalue_line("markers", "shared_live_server: the module's tests share one database and live "
+                                       "server; each test makes its own tenant and leaves no process-wide state")
+
+
+# A test that uses one of these fixtures gets the marker, so `-m "not browser and not agents"` leaves it out.
+MARKED_BY_FIXTURE = {"chromium": "browser", "tool_venv": "agents", "openclaw_cli": "agents"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize `engine` per test: both engines or one, by tests/engines.py's rules."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    path = Path(metafunc.definition.path).resolve().relative_to(ROOT).as_posix()
+    markers = {mark.name for mark in metafunc.definition.iter_markers()}
+    left_out = pytest.mark.skip(reason="PostgreSQL only; ETHERGATE_TEST_ENGINES leaves it out")
+    chosen = engines.engines_for(path, markers, ENGINES) or [pytest.param("postgresql", marks=left_out)]
+    metafunc.parametrize("engine", chosen, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +79,7 @@ def template_databases(tmp_path_factory, request):
             url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3")
         else:
             pg = request.getfixturevalue("pg_server")
-            url = pg.create_database("eg_template")
+            url = pg.create_database(TEMPLATE_NAME)
         migrate_database(url)
         if engine == "postgresql":
             from sqlalchemy import create_engine
@@ -69,8 +99,9 @@ def migrate_database(url: str) -> None:
                        check=True, capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+@pytest.fixture(scope="session")
 def engine(request):
+    """"sqlite" or "postgresql"; parametrized by pytest_generate_tests above."""
     return request.param
 
 
@@ -81,7 +112,7 @@ def fresh_database(engine: str, template_databases, tmp_path: Path, request) -> 
         shutil.copyfile(template.removeprefix("sqlite:///"), target)
         return f"sqlite:///{target}"
     pg = request.getfixturevalue("pg_server")
-    return pg.create_database(f"eg_{uuid.uuid4().hex[:12]}", template="eg_template")
+    return pg.create_database(f"eg_{uuid.uuid4().hex[:12]}", template=TEMPLATE_NAME)
 
 
 @pytest.fixture
@@ -170,16 +201,53 @@ class LiveServer:
             self.process.wait()
 
 
+class ModuleServers:
+    """What the tests of one module share when it is marked `shared_live_server`: a database, one server."""
+
+    def __init__(self, database_url: str, fake, log_dir: Path):
+        self.database_url = database_url
+        self.fake = fake
+        self.log_dir = log_dir
+        self.server: LiveServer | None = None
+
+    def default_server(self) -> LiveServer:
+        # A test may have killed or stopped it (crash tests, log flushes): the next test gets a new one.
+        if self.server is None or self.server.process.poll() is not None:
+            self.server = LiveServer(self.database_url, self.fake, None, self.log_dir / "shared-server.log")
+            self.server.start()
+        return self.server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_servers(engine, template_databases, tmp_path_factory, request, fake_upstream):
+    """The module's shared database and server, or None unless the module is marked `shared_live_server`."""
+    if request.node.get_closest_marker("shared_live_server") is None:
+        yield None
+        return
+    log_dir = tmp_path_factory.mktemp("shared-server")
+    shared = ModuleServers(fresh_database(engine, template_databases, log_dir, request), fake_upstream, log_dir)
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture
-def live_server_factory(engine, template_databases, tmp_path, request, fake_upstream):
-    """Start one or more live servers; all share one fresh database unless told otherwise."""
+def live_server_factory(engine, template_databases, tmp_path, request, fake_upstream, module_servers):
+    """Start one or more live servers; all share one fresh database unless told otherwise.
+
+    In a module marked `shared_live_server` that database is the module's, shared with `live_server`.
+    """
     started: list[LiveServer] = []
     shared = {}
 
     def start(extra_env: dict | None = None, database_url: str | None = None) -> LiveServer:
         if database_url is None:
             if "url" not in shared:
-                shared["url"] = fresh_database(engine, template_databases, tmp_path, request)
+                shared["url"] = (module_servers.database_url if module_servers is not None
+                                 else fresh_database(engine, template_databases, tmp_path, request))
             database_url = shared["url"]
         server = LiveServer(database_url, fake_upstream, extra_env, tmp_path / f"server-{len(started)}.log")
         started.append(server)
@@ -191,8 +259,12 @@ def live_server_factory(engine, template_databases, tmp_path, request, fake_upst
 
 
 @pytest.fixture
-def live_server(live_server_factory):
-    return live_server_factory()
+def live_server(request, module_servers):
+    """The real app in a child process: the module's shared one when the module is marked
+    `shared_live_server` (its tests each make their own tenant), else a fresh one on a fresh database."""
+    if module_servers is not None:
+        return module_servers.default_server()
+    return request.getfixturevalue("live_server_factory")()
 
 
 @pytest.fixture
@@ -222,9 +294,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def chromium():
     path = services.find_chromium()
     if path is None:
-        pytest.skip("Chromium is not installed (tests.services.find_chromium() found none); "
-                    "install it with: scripts/install-system-deps.sh browser")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        pytest.fail("Chromium is not installed (tests.services.find_chromium() found none); "
+                    "install it with: scripts/install-system-deps.sh browser", pytrace=False)
+    from playwright import sync_api as playwright_api
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -174,20 +174,22 @@ def test_redis_env_override(tmp_path, monkeypatch):
 # Chromium
 
 
-def _chromium_or_skip() -> str:
+def _chromium() -> str:
     path = find_chromium()
     if path is None:
-        pytest.skip("chromium not installed; run: scripts/install-system-deps.sh browser")
+        pytest.fail("chromium not installed; run: scripts/install-system-deps.sh browser", pytrace=False)
     return path
 
 
+@pytest.mark.browser
 def test_find_chromium():
-    path = _chromium_or_skip()
+    path = _chromium()
     assert os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+@pytest.mark.browser
 def test_chromium_headless_dump_dom():
-    path = _chromium_or_skip()
+    path = _chromium()
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
             [path, "--headless", "--no-sandbox", "--disable-gpu",

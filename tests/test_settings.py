@@ -71,3 +71,73 @@ def test_bad_value_stops_start_with_one_line():
     result = run_wsgi({"ETHERGATE_SECRET_KEY": TEST_SECRET, "ETHERGATE_CURRENCY": "12"})
     assert result.returncode == 2
     assert "ETHERGATE_CURRENCY" in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("raw", ["https://gw.example/v1", "https://gw.example/v1/", "https://gw.example/V1",
+                                 "https://gw.example"])
+def test_public_base_url_drops_a_trailing_v1(raw, tmp_path):
+    cfg = load_settings({"ETHERGATE_PUBLIC_BASE_URL": raw}, str(tmp_path))
+    assert cfg["PUBLIC_BASE_URL"] == "https://gw.example"
+    assert cfg["PUBLIC_BASE_URL_FROM_BIND"] is False
+
+
+def test_public_base_url_keeps_a_path_prefix(tmp_path):
+    cfg = load_settings({"ETHERGATE_PUBLIC_BASE_URL": "https://example.com/gateway/v1"}, str(tmp_path))
+    assert cfg["PUBLIC_BASE_URL"] == "https://example.com/gateway"
+
+
+@pytest.mark.parametrize("host,port,url", [("127.0.0.1", 8123, "http://127.0.0.1:8123"),
+                                           ("0.0.0.0", 8000, "http://127.0.0.1:8000"),
+                                           ("::", 9000, "http://[::1]:9000"),
+                                           ("gw.lan", 80, "http://gw.lan:80")])
+def test_unset_public_base_url_follows_the_bind_address(host, port, url, tmp_path):
+    from ethergate.settings import public_base_url_for
+    assert load_settings({}, str(tmp_path))["PUBLIC_BASE_URL_FROM_BIND"] is True
+    assert public_base_url_for(host, port) == url
+
+
+def start_wsgi(port: int, env_extra: dict) -> subprocess.Popen:
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETHERGATE_")}
+    env.update({"ETHERGATE_SECRET_KEY": TEST_SECRET, **env_extra})
+    return subprocess.Popen([sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def served_install_script(tmp_path, **env) -> tuple[int, str]:
+    import requests
+
+    from tests.services import free_port
+    port = free_port()
+    server = start_wsgi(port, {"ETHERGATE_DATABASE_URL": f"sqlite:///{tmp_path}/eg.sqlite3", **env})
+    try:
+        assert "listening on" in server.stdout.readline()
+        script = requests.get(f"http://127.0.0.1:{port}/console/skills/ethergate-provider/install.sh", timeout=10)
+        script.raise_for_status()
+        return port, script.text
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def test_installers_point_at_the_port_the_server_listens_on(tmp_path):
+    port, script = served_install_script(tmp_path)
+    assert f"http://127.0.0.1:{port}" in script and "127.0.0.1:8000" not in script
+
+
+def test_installers_never_call_v1_v1(tmp_path):
+    _port, script = served_install_script(tmp_path, ETHERGATE_PUBLIC_BASE_URL="https://gw.example/v1")
+    assert "https://gw.example" in script and "/v1/v1" not in script
+
+
+def test_a_port_in_use_stops_start_with_one_line(tmp_path):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start_wsgi(port, {"ETHERGATE_DATABASE_URL": f"sqlite:///{tmp_path}/eg.sqlite3"})
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 2
+    assert err.strip().count("\n") == 0, err
+    assert f"127.0.0.1:{port}" in err and "already in use" in err

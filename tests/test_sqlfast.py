@@ -70,9 +70,8 @@ def test_driver_errors_arrive_as_sqlalchemy_errors_and_roll_back(app, factories)
                          {"id": workspace_id}) == 1
 
 
+@pytest.mark.postgresql_only  # the pre-ping shortcut is PostgreSQL's
 def test_a_connection_the_server_dropped_is_replaced(app, engine, request):
-    if engine != "postgresql":
-        pytest.skip("the pre-ping shortcut is PostgreSQL's")
     backend = Statement("SELECT pg_backend_pid()")
     with transaction(single=True) as tx:
         pid = tx.scalar(backend)

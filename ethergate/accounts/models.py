@@ -6,9 +6,9 @@ from datetime import datetime
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from .passwords import hash_password, password_matches
 from ..timeutil import utcnow
 
 ROLES = ("owner", "admin", "member")
@@ -28,11 +28,10 @@ class User(UserMixin, db.Model):
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
-        # Werkzeug's default is scrypt, a memory-hard KDF.
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
 
 class Workspace(db.Model):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..accounts.models import Invitation, Membership, User, Workspace
+from ..accounts.passwords import hash_method
 from ..accounts.services import (AccountError, check_role, create_user, create_workspace, find_user,
                                  normalize_email, record_audit)
 from ..extensions import db
@@ -37,9 +38,9 @@ def atomic(service):
     return wrapper
 
 
-@lru_cache(maxsize=1)
-def _decoy_hash() -> str:
-    return generate_password_hash("not-a-password")
+@lru_cache(maxsize=2)
+def _decoy_hash(method: str) -> str:
+    return generate_password_hash("not-a-password", method=method)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -47,7 +48,7 @@ def authenticate(email: str, password: str) -> User | None:
     user = find_user(email or "")
     db.session.commit()  # end the read before hashing: on SQLite an open transaction holds the write lock
     if user is None:
-        check_password_hash(_decoy_hash(), password or "")
+        check_password_hash(_decoy_hash(hash_method()), password or "")
         return None
     return user if user.check_password(password or "") else None
 

@@ -132,22 +132,25 @@ def bearer_token(authorization_header: str | None) -> str | None:
     return token
 
 
-def authenticate(authorization_header: str | None) -> AuthenticatedKey | None:
-    """The active key behind the header, or None for a missing, malformed, unknown, revoked or expired key."""
+def authenticate(authorization_header: str | None, *, now: datetime | None = None,
+                 clock: float | None = None) -> AuthenticatedKey | None:
+    """The active key behind the header, or None for a missing, malformed, unknown, revoked or expired key.
+
+    `now` (wall time, for expiry and grace) and `clock` (monotonic, for the cache) default to the real ones."""
     token = bearer_token(authorization_header)
     if token is None:
         return None
     digest = digest_key(token)
     state = _state(current_app)
     ttl = current_app.config["KEY_CACHE_SECONDS"]
-    clock = time.monotonic()
+    clock = time.monotonic() if clock is None else clock
     found, key = state.known.get(digest, ttl, clock)
     if not found:
         found, key = state.unknown.get(digest, ttl, clock)
     if not found:
         key = load_key(digest)
         (state.known if key is not None else state.unknown).put(digest, key, clock)
-    if key is None or not key.is_active(utcnow()):
+    if key is None or not key.is_active(now or utcnow()):
         return None
     return key
 

@@ -33,9 +33,6 @@ class KeyPolicyError(ValueError):
     """A key request the product refuses; the message is fit to show to the user."""
 
 
-KeyError_ = KeyPolicyError
-
-
 class KeyNotFound(KeyPolicyError):
     pass
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import Flask
 
@@ -33,12 +34,13 @@ class LimiterUnavailable(RuntimeError):
 class Limiter:
     def __init__(self, redis_url: str | None = None, failure_mode: str = "open", *,
                  retry_seconds: float = RETRY_SECONDS, warn_every_seconds: float = WARN_EVERY_SECONDS,
-                 redis_options: dict | None = None):
+                 redis_options: dict | None = None, clock: Callable[[], float] = time.monotonic):
         if failure_mode not in ("open", "closed"):
             raise ValueError(f"failure mode must be open or closed, got {failure_mode!r}")
         self.mode = failure_mode
         self.retry_seconds = retry_seconds
         self.warn_every_seconds = warn_every_seconds
+        self.clock = clock  # times the back-off and the warnings; tests pass one they can move forward
         self.memory = MemoryLimiter()
         self.redis = RedisLimiter(redis_url, **(redis_options or {})) if redis_url else None
         self._lock = threading.Lock()
@@ -108,7 +110,7 @@ class Limiter:
         with self._lock:
             if self._degraded_since is None:
                 return True
-            clock = time.monotonic()
+            clock = self.clock()
             if clock < self._next_attempt:
                 return False
             # Only one caller probes per back-off; the others keep using the fallback meanwhile.
@@ -121,7 +123,7 @@ class Limiter:
                 self._degraded_since = datetime.now(timezone.utc)
                 self._last_warning = None
             self._last_error = f"{type(exc).__name__}: {exc}"
-            self._next_attempt = time.monotonic() + self.retry_seconds
+            self._next_attempt = self.clock() + self.retry_seconds
 
     def _mark_up(self) -> None:
         with self._lock:
@@ -135,7 +137,7 @@ class Limiter:
         with self._lock:
             if self._degraded_since is None:
                 return
-            clock = time.monotonic()
+            clock = self.clock()
             if self._last_warning is not None and clock - self._last_warning < self.warn_every_seconds:
                 return
             self._last_warning = clock

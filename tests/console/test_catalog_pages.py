@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from html import unescape
 
 import pytest
@@ -41,11 +41,22 @@ def add(workspace, when: datetime, status: int = 200, model: str = MODEL, **fiel
     db.session.commit()
 
 
+def traffic_now(now: datetime) -> datetime:
+    """`now`, unless the traffic seconds before it would cross midnight: then a minute before midnight."""
+    midnight = datetime.combine(now.date(), time.min)
+    return midnight - timedelta(minutes=1) if now - midnight < timedelta(minutes=1) else now
+
+
+def test_traffic_stays_on_one_day_right_after_midnight():
+    assert traffic_now(datetime(2026, 1, 2, 0, 0, 3)) == datetime(2026, 1, 1, 23, 59)
+    assert traffic_now(datetime(2026, 1, 2, 0, 1, 0)) == datetime(2026, 1, 2, 0, 1, 0)
+
+
 @pytest.fixture
 def routed(factories):
     """Traffic for qwen/qwen-plus in two workspaces, plus rows the signals must ignore."""
     a, b = factories.workspace(name="A"), factories.workspace(name="B")
-    now = utcnow()
+    now = traffic_now(utcnow())
     failover = [{"provider": "qwen", "upstream_model": "qwen-plus", "status": 503, "latency_ms": 40},
                 {"provider": "qwen", "upstream_model": "qwen-plus-latest", "status": 200, "latency_ms": 90}]
     for latency in (100, 200, 300):
@@ -97,9 +108,8 @@ def test_signals_from_routed_traffic(app, routed):
     assert len(signals.days) == 7 and signals.days[0].uptime is None
 
 
+@pytest.mark.postgresql_only  # percentile_cont exists on PostgreSQL only
 def test_percentiles_match_postgresql(app, routed, engine):
-    if engine != "postgresql":
-        pytest.skip("percentile_cont exists on PostgreSQL only")
     signals = compute_signals(MODEL, ROUTES, now=routed)
     sql = text("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), "
                "percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FROM request_logs "

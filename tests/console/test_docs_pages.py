@@ -16,6 +16,8 @@ from ethergate.docs.pages import PAGES
 from ethergate.extensions import db
 from ethergate.gateway.errors import invalid_api_key
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 ROOT = Path(__file__).resolve().parents[2]
 CODE = re.compile(r'<pre><code id="([^"]+)">(.*?)</code></pre>', re.S)
 DEFAULT_BASE = "http://127.0.0.1:8000/v1"
@@ -120,13 +122,13 @@ def test_python_samples_run_against_the_gateway(live_server, live_factories, fak
                "tools": code_blocks(pages["tools"])["tools-request-python"]}
     outputs = {}
     for name, code in samples.items():
-        assert DEFAULT_BASE in code
+        assert live_server.base_url in code  # the server shows the address it listens on
         if name == "tools":  # the fake answers the first call with a tool call, as a real model would
             fake_upstream.add_behavior("deepseek", {"tool_calls": [{"name": "get_weather",
                                                                     "arguments": "{\"city\": \"Beijing\"}"}]},
                                        model="deepseek-flash", times=1)
         script = tmp_path / f"{name}.py"
-        script.write_text(code.replace(DEFAULT_BASE, live_server.base_url))
+        script.write_text(code)
         done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, (name, done.stderr[-2000:])
         outputs[name] = done.stdout
@@ -135,8 +137,8 @@ def test_python_samples_run_against_the_gateway(live_server, live_factories, fak
     assert len(calls) == 2 and calls[1]["body"]["messages"][-1]["role"] == "tool"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_samples_run_against_the_gateway(live_server, live_factories, fake_upstream):
+    assert shutil.which("node"), "node is a prerequisite (README: Two commands)"
     assert (ROOT / "node_modules" / "openai").is_dir(), "run `make install` for the Node SDK"
     tenant = live_factories.tenant(credits="20.00")
     db.session.rollback()
@@ -147,8 +149,9 @@ def test_node_samples_run_against_the_gateway(live_server, live_factories, fake_
     folder.mkdir(parents=True, exist_ok=True)
     for slug, block in (("sdks", "sdk-node"), ("streaming", "streaming-request-node")):
         code = code_blocks(requests.get(f"{live_server.url}/docs/{slug}", timeout=30).text)[block]
+        assert live_server.base_url in code
         script = folder / f"{block}-{os.getpid()}.mjs"
-        script.write_text(code.replace(DEFAULT_BASE, live_server.base_url))
+        script.write_text(code)
         try:
             done = subprocess.run(["node", str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         finally:

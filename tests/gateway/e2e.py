@@ -27,8 +27,12 @@ def with_env(**env):
 
 
 @pytest.fixture
-def live_server(live_server_factory, request):
-    return live_server_factory(extra_env=getattr(request, "param", None))
+def live_server(request, module_servers):
+    """The module's shared server (modules marked shared_live_server), or one started with `with_env`'s settings."""
+    env = getattr(request, "param", None)
+    if env is None and module_servers is not None:
+        return module_servers.default_server()
+    return request.getfixturevalue("live_server_factory")(extra_env=env)
 
 
 @pytest.fixture(autouse=True)

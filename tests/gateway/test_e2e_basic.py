@@ -1,9 +1,12 @@
 """The docs' examples through the real openai SDK, against the live server and the fake upstream."""
+import pytest
 from sqlalchemy import select
 
 from ethergate.billing import ledger
 from ethergate.extensions import db
 from ethergate.usage.models import RequestLog
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
 
 
 def test_python_sdk_plain_completion(client, tenant, live_app):

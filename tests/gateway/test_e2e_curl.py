@@ -3,7 +3,11 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from .e2e import ledger_invariant, live_server, log_row  # noqa: F401
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
 
 DOCS_CURL = """curl https://ethergate.cn/v1/chat/completions \\
 -H "Authorization: Bearer $ETHERGATE_API_KEY" \\

@@ -14,6 +14,8 @@ from ethergate.timeutil import utcnow
 from .e2e import (assert_envelope, call, ledger_invariant, live_server, log_row, log_rows, say,  # noqa: F401
                   tenant_ids, with_env)
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 DOCS_401 = "The Authorization bearer token is missing, revoked or unknown."
 SMALL_BODIES = with_env(ETHERGATE_KEY_CACHE_SECONDS="0.1", ETHERGATE_MAX_BODY_BYTES="65536")
 MODEL = "deepseek/deepseek-v4-flash"

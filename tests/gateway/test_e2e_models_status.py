@@ -5,6 +5,8 @@ import requests
 
 from .e2e import ledger_invariant, live_server, say  # noqa: F401
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 PROVIDER_FIELDS = {"name", "configured", "reason", "recent_requests", "success_rate", "latency_ms_p50",
                    "open_circuits", "last_error", "last_error_age_seconds"}
 

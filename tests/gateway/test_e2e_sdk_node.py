@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("node") / "sdk_check.mjs"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_sdk_plain_streamed_tools_and_errors(live_server, tenant, fake_upstream):
+    assert shutil.which("node"), "node is a prerequisite (README: Two commands)"
     assert (ROOT / "node_modules" / "openai").is_dir(), "run `make install` for the Node SDK"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(ETHERGATE_BASE_URL=live_server.base_url, ETHERGATE_API_KEY=tenant.plaintext)

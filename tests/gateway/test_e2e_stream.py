@@ -8,6 +8,8 @@ import requests
 
 from .e2e import call, ledger_invariant, live_server, log_row, say, wait_for, with_env  # noqa: F401
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 MODEL = "qwen/qwen-plus"
 
 

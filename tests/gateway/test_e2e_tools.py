@@ -1,7 +1,11 @@
 """Tool calling through the real SDK for every provider: passed through, answered plain and streamed."""
 import json
 
+import pytest
+
 from .e2e import ledger_invariant, live_server, say  # noqa: F401
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
 
 MODELS = {"deepseek": "deepseek/deepseek-v4-flash", "qwen": "qwen/qwen-plus", "moonshot": "moonshot/kimi-k2.6"}
 TOOLS = [

@@ -10,6 +10,8 @@ import requests
 from .e2e import (assert_envelope, call, ledger_invariant, live_server, log_row, log_rows, say,  # noqa: F401
                   tenant_ids, upstream_models, with_env)
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
+
 SINGLE_ROUTE = {"deepseek": "deepseek/deepseek-v4-pro", "qwen": "qwen/qwen-flash", "moonshot": "moonshot/kimi-k2.6"}
 
 

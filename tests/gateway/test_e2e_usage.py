@@ -1,5 +1,9 @@
 """Each provider's usage shape reaches the SDK as OpenAI's, streamed or not, and is what the ledger bills."""
+import pytest
+
 from .e2e import ledger_invariant, live_server, log_row, say  # noqa: F401
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant
 
 MODELS = {"deepseek": "deepseek/deepseek-v4-flash", "qwen": "qwen/qwen-plus", "moonshot": "moonshot/kimi-k2.6"}
 REPORTED = {"prompt_tokens": 120, "completion_tokens": 50, "cached_tokens": 80, "reasoning_tokens": 30}

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def engine_module():
 @dataclass
 class Gateway:
     api: object          # the live server the scripts talk to
-    console: object      # a second live server whose PUBLIC_BASE_URL is the first one's
+    console: object      # the server that serves the scripts; the same one, its public URL is its own address
     factories: object
 
     def new_key(self, workspace) -> str:
@@ -46,12 +45,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(live_server, live_server_factory, live_factories):
-    api = live_server
-    # The live server picks its port when it starts, so the server that serves the scripts is a
-    # second process on the same database, told the first one's URL as its public URL.
-    console = live_server_factory({"ETHERGATE_PUBLIC_BASE_URL": api.url})
-    return Gateway(api, console, live_factories)
+def gateway(live_server, live_factories):
+    return Gateway(live_server, live_server, live_factories)
 
 
 @pytest.fixture
@@ -100,17 +95,23 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
+def agent_tool(name: str) -> Path:
+    """The tool's directory in the machine's cache (scripts/agent_tools.py), installed now if missing.
+
+    A registry that cannot be reached fails the test that needs the tool: never a skip."""
+    spec = importlib.util.spec_from_file_location("agent_tools", ROOT / "scripts" / "agent_tools.py")
+    agent_tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(agent_tools)
+    try:
+        return agent_tools.install(name, retry_after=600)
+    except agent_tools.ToolInstallError as exc:
+        pytest.fail(f"agent tool not installed; `make agent-tools` installs it: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
-def tool_venv(tmp_path_factory):
-    """A throwaway venv holding hermes-agent (and so PyYAML), never the project's own venv."""
-    where = tmp_path_factory.mktemp("hermes-venv")
-    venv.EnvBuilder(with_pip=True).create(where)
-    python = where / "bin" / "python"
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "hermes-agent"],
-                            capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        pytest.skip("hermes-agent could not be installed from PyPI here: " + result.stderr.strip()[-300:])
-    return where
+def tool_venv():
+    """A venv holding hermes-agent (and so PyYAML), never the project's own venv."""
+    return agent_tool("hermes") / "venv"
 
 
 def yaml_load(tool_venv: Path, path: Path):

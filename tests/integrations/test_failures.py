@@ -9,6 +9,8 @@ import pytest
 from tests.integrations.conftest import snapshot
 from tests.integrations.homes import hermes_home, openclaw_home
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
+
 
 def test_bad_key_is_rejected_by_the_live_gateway_and_nothing_is_written(installer, tmp_path):
     home = openclaw_home(tmp_path / "oc")

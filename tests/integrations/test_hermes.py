@@ -1,6 +1,10 @@
 """install.sh for Hermes: config.yaml edited line by line, the key in .env."""
+import pytest
+
 from tests.integrations.conftest import mode, snapshot, yaml_load
 from tests.integrations.homes import HERMES_CONFIG, HERMES_ENV, hermes_home
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
 
 def untouched_lines(original: str, result: str, owned: set[str]) -> None:

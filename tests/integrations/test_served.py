@@ -11,6 +11,8 @@ from ethergate.integrations import integration_commands
 from tests.integrations.conftest import ENGINE_PATH, INSTALL_URL, snapshot
 from tests.integrations.homes import hermes_home, openclaw_home
 
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
+
 ENGINE = ENGINE_PATH.read_text()
 
 

@@ -12,7 +12,7 @@ from ethergate.extensions import db
 from ethergate.keys import services
 from ethergate.keys.auth import authenticate
 from ethergate.keys.models import ApiKey
-from ethergate.keys.services import KeyError_, KeyNotFound, KeyPolicyError
+from ethergate.keys.services import KeyNotFound, KeyPolicyError
 from ethergate.timeutil import utcnow
 
 
@@ -59,11 +59,6 @@ def test_plaintext_is_never_stored(workspace):
         assert plaintext not in dump
         assert plaintext[8:] not in dump
     assert first.key.digest in dump
-
-
-def test_error_alias_is_kept():
-    assert KeyError_ is KeyPolicyError
-    assert issubclass(KeyNotFound, KeyPolicyError)
 
 
 def test_revoke_stops_the_key_and_is_audited_once(factories, workspace):

@@ -11,6 +11,19 @@ from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limi
 from tests.services import free_port
 
 
+class FakeClock:
+    """A monotonic clock the test moves forward instead of sleeping through the limiter's back-off."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def limiter(redis_server):
     limiter = RedisLimiter(redis_server.url)
@@ -142,6 +155,7 @@ def test_unreachable_redis_fails_fast_and_open():
 def test_redis_down_fail_open_then_recovers(app, killable_redis, caplog):
     app.config.update(REDIS_URL=killable_redis.url, RATE_LIMIT_FAILURE_MODE="open", RATE_LIMIT_RETRY_SECONDS=0.2)
     limiter = get_limiter(app)
+    limiter.clock = clock = FakeClock()
     k = key()
     assert limiter.hit(k, 3).remaining == 2
     assert limiter.status() == {"backend": "redis", "healthy": True, "mode": "open", "degraded_since": None,
@@ -158,7 +172,7 @@ def test_redis_down_fail_open_then_recovers(app, killable_redis, caplog):
     limiter.record_tokens(k, 10)
 
     killable_redis.restart()
-    time.sleep(0.3)
+    clock.advance(0.3)
     # The restarted Redis kept nothing (no persistence), so its window starts afresh.
     assert limiter.hit(k, 3).remaining == 2
     assert limiter.redis.client.zcard(f"eg:rl:req:{k}") == 1
@@ -167,7 +181,8 @@ def test_redis_down_fail_open_then_recovers(app, killable_redis, caplog):
 
 
 def test_redis_down_fail_closed_raises_then_recovers(killable_redis):
-    limiter = Limiter(killable_redis.url, "closed", retry_seconds=0.2)
+    clock = FakeClock()
+    limiter = Limiter(killable_redis.url, "closed", retry_seconds=0.2, clock=clock)
     k = key()
     assert limiter.hit(k, 3).allowed
     killable_redis.kill()
@@ -180,7 +195,7 @@ def test_redis_down_fail_closed_raises_then_recovers(killable_redis):
     assert (status["healthy"], status["mode"], status["scope"]) == (False, "closed", "global")
 
     killable_redis.restart()
-    time.sleep(0.3)
+    clock.advance(0.3)
     assert limiter.hit(k, 3).allowed
     assert limiter.redis.client.zcard(f"eg:rl:req:{k}") == 1
     assert limiter.status()["healthy"] is True
@@ -188,11 +203,12 @@ def test_redis_down_fail_closed_raises_then_recovers(killable_redis):
 
 
 def test_status_notices_recovery_without_traffic(killable_redis):
-    limiter = Limiter(killable_redis.url, "open", retry_seconds=0.2)
+    clock = FakeClock()
+    limiter = Limiter(killable_redis.url, "open", retry_seconds=0.2, clock=clock)
     killable_redis.kill()
     assert limiter.status()["healthy"] is False
     killable_redis.restart()
-    time.sleep(0.3)
+    clock.advance(0.3)
     assert limiter.status()["healthy"] is True
     limiter.close()
 

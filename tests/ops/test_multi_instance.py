@@ -37,8 +37,6 @@ HOLD_TTL = 15
 
 @pytest.fixture
 def cluster(engine, pg_server, redis_server, fake_upstream, tmp_path):
-    if engine != "postgresql":
-        pytest.skip("several instances share one database only on PostgreSQL")
     database_url = pg_server.create_database(f"eg_multi_{uuid.uuid4().hex[:10]}")
     migrate_database(database_url)  # `flask db upgrade` and `catalog sync`, as at deploy
     # A database number of its own, so no other test's windows count against these keys.
@@ -131,6 +129,7 @@ def reconcile(workspace_id: int) -> int:
     return balance
 
 
+@pytest.mark.postgresql_only  # several instances share one database only on PostgreSQL
 def test_two_instances_share_limits_credits_and_logs(cluster):
     started = time.monotonic()
     servers, factories = cluster
