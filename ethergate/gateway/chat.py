@@ -118,7 +118,7 @@ def resolve_unbilled_hold(exc):
     """
     billing = g.pop("billing", None)
     if billing is not None and not billing.resolved and not billing.streaming:
-        billing.void(status_code=500, error_code="internal_error",
+        billing.void(with_row=not g.get("logged"), status_code=500, error_code="internal_error",
                      error_message=type(exc).__name__ if exc else "the answer could not be sent")
 
 

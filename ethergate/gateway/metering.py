@@ -158,14 +158,17 @@ class Billing:
         except Exception:  # noqa: BLE001 (already logged above with every number)
             log.exception("request log write failed")
 
-    def void(self, **fields) -> None:
+    def void(self, with_row: bool = True, **fields) -> None:
+        """Release the hold in full; with its log row unless the request already wrote one."""
         self.resolved = True
         row = self._row(None, **fields)
         g.logged = True
         try:
-            ledger.void(self.hold_id, also_insert=(INSERT_LOG, row))
+            ledger.void(self.hold_id, also_insert=(INSERT_LOG, row) if with_row else None)
         except Exception:  # noqa: BLE001 (the sweep releases the hold when it expires)
             log.exception("voiding hold %s of request %s failed", self.hold_id, row["request_id"])
+            if not with_row:
+                return
             try:
                 record_request(row)
             except Exception:  # noqa: BLE001
