@@ -13,7 +13,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from flask import current_app, g
 
@@ -32,9 +31,8 @@ log = logging.getLogger("ethergate.billing")
 
 def _exact(amount: int) -> str:
     """micro-units x PER_TOKENS as a decimal string of currency: at least 6 places, more only if needed."""
-    text = f"{Decimal(amount) / (MICRO * PER_TOKENS):.12f}".rstrip("0")
-    whole, _, places = text.partition(".")
-    return f"{whole}.{places.ljust(6, '0')}"
+    whole, fraction = divmod(amount, MICRO * PER_TOKENS)
+    return f"{whole}.{f'{fraction:012d}'.rstrip('0').ljust(6, '0')}"
 
 
 def _price(micro_per_tokens: int) -> str:
@@ -65,7 +63,8 @@ class Receipt:
 
     @property
     def cost_text(self) -> str:
-        return f"{Decimal(self.cost) / MICRO:.6f}"
+        whole, fraction = divmod(self.cost, MICRO)
+        return f"{whole}.{fraction:06d}"
 
     def pricing(self, currency: str) -> dict:
         """The ledger entry's `pricing`: the prices applied, and what chose them."""
