@@ -4,13 +4,15 @@ Every function here is one short write transaction built from conditional UPDATE
 the changes are atomic on SQLite and PostgreSQL alike, across processes:
 
 * available = balance - held; a hold only succeeds if `balance - held >= amount` at UPDATE time;
-* a hold resolves exactly once (captured, voided or expired): the state change is a conditional
-  UPDATE on `status = 'pending'` and only the caller that changed it moves money;
+* a hold resolves exactly once (captured, voided or expired; an expired hold can still be captured
+  once, late): the state change is a conditional UPDATE on its status and only the caller that changed
+  it moves money;
+* a capture that could not be written is recorded on its hold and posted by the sweep, never released;
 * every entry stores `balance_after`, and the balance always equals the sum of the entries.
 
-The hold lifecycle (reserve, capture, void, sweep) runs on every request, so its statements are written
-once (sqlfast); on PostgreSQL a request's hold and its capture are one statement each (fastpath). Top-ups,
-grants and reports keep the SQLAlchemy helpers below, which other services share.
+Every statement that moves credits is in statements.py, written once (sqlfast); on PostgreSQL a
+request's hold and its capture are one statement each there. Top-ups, grants and reports keep the
+SQLAlchemy helpers below, which other services share; their guarded debit is statements.DEBIT_FUNDS.
 """
 from __future__ import annotations
 
