@@ -76,11 +76,13 @@ class Receipt:
     def usage_fields(self, currency: str) -> dict:
         """`usage.cost` and `usage.cost_details` for the client, in the workspace currency."""
         prompt, cached, completion = cost_parts(self.usage, self.prices)
+        prices = self.prices
+        unit_prices = {"input": _price(prices.input_micro), "cached_input": _price(prices.cached_input_micro),
+                       "output": _price(prices.output_micro), "per_tokens": PER_TOKENS}
         return {"cost": self.cost_text, "cost_details": {
             "currency": currency, "prompt": _exact(prompt), "cached": _exact(cached), "completion": _exact(completion),
-            "unit_prices": {"input": _price(self.prices.input_micro), "cached_input": _price(self.prices.cached_input_micro),
-                            "output": _price(self.prices.output_micro), "per_tokens": PER_TOKENS},
-            "price_source": self.prices.source, "estimated": self.estimated, "capped_at_hold": self.capped}}
+            "unit_prices": unit_prices, "price_source": prices.source, "estimated": self.estimated,
+            "capped_at_hold": self.capped}}
 
 
 class Billing:

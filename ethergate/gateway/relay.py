@@ -128,7 +128,9 @@ class Relay:
 
     def _settle(self) -> None:
         translator, route = self.translator, self.stream.route
-        fields = dict(status_code=502 if self.failure else 200, provider=route.provider, upstream_model=route.upstream_model,
+        # The client saw an error event after the 200: the request failed, as a 502 before the first byte would.
+        fields = dict(status_code=502 if self.failure else 200, provider=route.provider,
+                      upstream_model=route.upstream_model,
                       upstream_request_id=self.stream.upstream_request_id or translator.upstream_id,
                       attempts=[a.to_dict() for a in self.stream.attempts], ttft_ms=self.ttft_ms,
                       cancelled=self.cancelled and not self.done)

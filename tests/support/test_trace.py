@@ -179,5 +179,6 @@ def test_a_stream_broken_midway_is_a_failed_request_for_support(app, client, sta
     assert "provider_request_failed" in recent
     from ethergate.usage.reports import UsageFilter, errors_by_code, model_mix
     usage = UsageFilter(tenant.workspace.id, row.created_at.date(), row.created_at.date())
-    assert [(e.status_code, e.error_code, e.count) for e in errors_by_code(usage)] == [(502, "provider_request_failed", 1)]
+    errors = [(e.status_code, e.error_code, e.count) for e in errors_by_code(usage)]
+    assert errors == [(502, "provider_request_failed", 1)]
     assert [(m.requests, m.errors) for m in model_mix(usage)] == [(1, 1)]
