@@ -243,8 +243,10 @@ def catalog_sync(path: str | None) -> None:
 
 @billing.command("sweep-holds")
 def sweep_holds() -> None:
-    """Release holds whose request never finished (running servers also do this every 30 s)."""
-    click.echo(f"released {ledger.sweep_expired_holds()} expired holds")
+    """Post owed captures and release holds whose request never finished (running servers do this every 30 s)."""
+    result = ledger.sweep()
+    click.echo(f"posted {result.posted} owed captures, released {result.released} expired holds"
+               + (f", {result.failed} captures still owed" if result.failed else ""))
 
 
 def register(app: Flask) -> None:

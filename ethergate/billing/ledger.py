@@ -4,28 +4,32 @@ Every function here is one short write transaction built from conditional UPDATE
 the changes are atomic on SQLite and PostgreSQL alike, across processes:
 
 * available = balance - held; a hold only succeeds if `balance - held >= amount` at UPDATE time;
-* a hold resolves exactly once (captured, voided or expired): the state change is a conditional
-  UPDATE on `status = 'pending'` and only the caller that changed it moves money;
+* a hold resolves exactly once (captured, voided or expired; an expired hold can still be captured
+  once, late): the state change is a conditional UPDATE on its status and only the caller that changed
+  it moves money;
+* a capture that could not be written is recorded on its hold and posted by the sweep, never released;
 * every entry stores `balance_after`, and the balance always equals the sum of the entries.
 
-The hold lifecycle (reserve, capture, void, sweep) runs on every request, so its statements are written
-once (sqlfast); on PostgreSQL a request's hold and its capture are one statement each (fastpath). Top-ups,
-grants and reports keep the SQLAlchemy helpers below, which other services share.
+Every statement that moves credits is in statements.py, written once (sqlfast); on PostgreSQL a
+request's hold and its capture are one statement each there. Top-ups, grants and reports keep the
+SQLAlchemy helpers below, which other services share; their guarded debit is statements.DEBIT_FUNDS.
 """
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import KeySpend
-from ..sqlfast import RowInsert, Statement, Transaction, dialect_name, transaction
-from . import fastpath
+from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
+from . import statements as sql
 from ..timeutil import month_key, utcnow
 from .models import CreditAccount, Hold, LedgerEntry
 
@@ -33,6 +37,7 @@ accounts = CreditAccount.__table__
 entries = LedgerEntry.__table__
 holds = Hold.__table__
 key_spend = KeySpend.__table__
+log = logging.getLogger("ethergate.billing")
 
 
 class LedgerError(ValueError):
@@ -66,14 +71,13 @@ class PostedEntry:
 def _move_balance(conn: Connection, workspace_id: int, amount: int, held_delta: int = 0,
                   require_available: int | None = None) -> int | None:
     """balance += amount, held += held_delta; returns the new balance, or None if the guard failed."""
-    stmt = (update(accounts)
-            .where(accounts.c.workspace_id == workspace_id)
-            .values(balance_micro=accounts.c.balance_micro + amount,
-                    held_micro=accounts.c.held_micro + held_delta)
-            .returning(accounts.c.balance_micro))
-    if require_available is not None:
-        stmt = stmt.where(accounts.c.balance_micro - accounts.c.held_micro >= require_available)
-    return conn.execute(stmt).scalar()
+    if require_available is not None and held_delta == 0:
+        statement, params = sql.DEBIT_FUNDS, {"delta": amount, "amount": require_available}
+    elif require_available is None:
+        statement, params = sql.MOVE_FUNDS, {"amount": amount, "held_delta": held_delta}
+    else:
+        raise LedgerError("a guarded balance change cannot move holds")
+    return conn.execute(text(statement.text), {**params, "workspace_id": workspace_id}).scalar()
 
 
 def _insert_entry(conn: Connection, **values) -> int:
@@ -141,41 +145,18 @@ def _replay(existing, workspace_id: int, kind: str, amount: int) -> PostedEntry:
     return PostedEntry(existing["id"], existing["balance_after_micro"], amount, replayed=True)
 
 
-# The hold lifecycle runs on every /v1 request, so its statements are written once (see sqlfast). Lock order,
-# everywhere: holds -> credit_accounts -> key_spend. The workspace's credit_accounts row is the hot one (every
-# request of the workspace updates it), so each transaction takes it as late as its logic allows.
-INSERT_HOLD = Statement("""
-    INSERT INTO holds (workspace_id, api_key_id, request_id, amount_micro, key_month, status, created_at, expires_at)
-    VALUES (:workspace_id, :api_key_id, :request_id, :amount, :key_month, 'pending', :now, :expires_at)
-    RETURNING id""")
-HOLD_FUNDS = Statement("""
-    UPDATE credit_accounts SET held_micro = held_micro + :amount
-    WHERE workspace_id = :workspace_id AND balance_micro - held_micro >= :amount RETURNING balance_micro""")
-MOVE_FUNDS = Statement("""
-    UPDATE credit_accounts SET balance_micro = balance_micro + :amount, held_micro = held_micro + :held_delta
-    WHERE workspace_id = :workspace_id RETURNING balance_micro""")
-ACCOUNT = Statement("SELECT balance_micro, held_micro FROM credit_accounts WHERE workspace_id = :workspace_id")
-ENSURE_KEY_MONTH = Statement("""
-    INSERT INTO key_spend (api_key_id, month, spent_micro, held_micro) VALUES (:api_key_id, :month, 0, 0)
-    ON CONFLICT DO NOTHING""")
-HOLD_KEY_FUNDS = Statement("""
-    UPDATE key_spend SET held_micro = held_micro + :amount
-    WHERE api_key_id = :api_key_id AND month = :month AND spent_micro + held_micro + :amount <= :cap""")
-KEY_MONTH = Statement("SELECT spent_micro, held_micro FROM key_spend WHERE api_key_id = :api_key_id AND month = :month")
-RESOLVE_HOLD = Statement("""
-    UPDATE holds SET status = :status, captured_micro = :captured, resolved_at = :now
-    WHERE id = :hold_id AND status = 'pending' RETURNING workspace_id, amount_micro, api_key_id, key_month""")
-HOLD_STATE = Statement("SELECT status, workspace_id, api_key_id FROM holds WHERE id = :hold_id")
-RELEASE_KEY_FUNDS = Statement("""
-    UPDATE key_spend SET held_micro = held_micro - :held, spent_micro = spent_micro + :spent
-    WHERE api_key_id = :api_key_id AND month = :month""")
-EXPIRED_HOLDS = Statement("""
-    SELECT id FROM holds WHERE status = 'pending' AND expires_at < :now ORDER BY expires_at, id LIMIT :limit""")
+# The hold lifecycle runs on every /v1 request, so its statements are written once (statements.py).
 INSERT_ENTRY = RowInsert(entries)
+# On PostgreSQL a request's hold and its capture are one statement each; tests turn it off to compare.
+FAST_PATH = True
+
+
+def _fast() -> bool:
+    return FAST_PATH and dialect_name() == "postgresql"
 
 
 def _state_in(tx: Transaction, workspace_id: int) -> tuple[int, int]:
-    row = tx.one(ACCOUNT, {"workspace_id": workspace_id})
+    row = tx.one(sql.ACCOUNT, {"workspace_id": workspace_id})
     if row is None:
         raise LedgerError(f"workspace {workspace_id} has no credit account")
     return int(row[0]), int(row[1])
@@ -188,12 +169,12 @@ def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int 
         raise LedgerError("a hold cannot be negative")
     now = now or utcnow()
     month = month_key(now) if key_cap is not None and api_key_id is not None else None
-    one_statement = month is None and dialect_name() == "postgresql"
+    one_statement = month is None and _fast()
     with transaction(single=one_statement) as tx:
         params = {"workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
                   "key_month": month, "now": tx.time(now), "expires_at": tx.time(now + timedelta(seconds=ttl_seconds))}
         if one_statement:
-            hold_id = tx.scalar(fastpath.RESERVE, params)  # None: not enough funds, and nothing was written
+            hold_id = tx.scalar(sql.RESERVE, params)  # None: not enough funds, and nothing was written
         else:
             return _reserve_steps(tx, params, key_cap)
     if hold_id is None:
@@ -206,36 +187,37 @@ def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int 
 def _reserve_steps(tx: Transaction, params: dict, key_cap: int | None) -> int:
     amount, workspace_id = params["amount"], params["workspace_id"]
     # The hold row first: a refused reservation rolls it back, and the account row is locked last.
-    hold_id = tx.scalar(INSERT_HOLD, params)
-    if tx.one(HOLD_FUNDS, params) is None:
+    hold_id = tx.scalar(sql.INSERT_HOLD, params)
+    if tx.one(sql.HOLD_FUNDS, params) is None:
         balance, held = _state_in(tx, workspace_id)
         raise InsufficientCredits(balance, balance - held, amount)
     if params["key_month"] is not None:
         key_month = {"api_key_id": params["api_key_id"], "month": params["key_month"]}
-        tx.execute(ENSURE_KEY_MONTH, key_month)
-        if not tx.rowcount(HOLD_KEY_FUNDS, {**key_month, "amount": amount, "cap": key_cap}):
-            spent, held = tx.one(KEY_MONTH, key_month)
+        tx.execute(sql.ENSURE_KEY_MONTH, key_month)
+        if not tx.rowcount(sql.HOLD_KEY_FUNDS, {**key_month, "amount": amount, "cap": key_cap}):
+            spent, held = tx.one(sql.KEY_MONTH, key_month)
             raise SpendCapExceeded(key_cap, int(spent), int(held), amount)
     return hold_id
 
 
-def _resolve(tx: Transaction, hold_id: int, status: str, captured: int | None, now: datetime):
-    """Flip a pending hold to its final state; returns (workspace_id, amount, api_key_id, key_month) if this
+def _resolve(tx: Transaction, hold_id: int, status: str, cost: int | None, now: datetime, was: str = "pending"):
+    """Flip a hold from `was` to its final state; returns (workspace_id, amount, api_key_id, key_month) if this
     call resolved it, else None."""
-    return tx.one(RESOLVE_HOLD, {"status": status, "captured": captured, "now": tx.time(now), "hold_id": hold_id})
+    statement = sql.RESOLVE_HOLD if was == "pending" else sql.RESOLVE_LATE_HOLD
+    return tx.one(statement, {"status": status, "cost": cost, "now": tx.time(now), "hold_id": hold_id})
 
 
-def _release_key_hold(tx: Transaction, hold, spent: int) -> None:
-    _workspace_id, amount, api_key_id, key_month = hold
+def _key_spend(tx: Transaction, hold, held: int, spent: int) -> None:
+    _workspace_id, _amount, api_key_id, key_month = hold
     if key_month is None or api_key_id is None:
         return
-    tx.execute(RELEASE_KEY_FUNDS, {"held": amount, "spent": spent, "api_key_id": api_key_id, "month": key_month})
+    tx.execute(sql.RELEASE_KEY_FUNDS, {"held": held, "spent": spent, "api_key_id": api_key_id, "month": key_month})
 
 
 def _release_hold(tx: Transaction, hold, spent: int = 0) -> None:
     """Give a resolved hold's amount back to the available balance (account row, then key row)."""
-    tx.execute(MOVE_FUNDS, {"amount": -spent, "held_delta": -hold[1], "workspace_id": hold[0]})
-    _release_key_hold(tx, hold, spent)
+    tx.execute(sql.MOVE_FUNDS, {"amount": -spent, "held_delta": -hold[1], "workspace_id": hold[0]})
+    _key_spend(tx, hold, hold[1], spent)
 
 
 def capture(hold_id: int, cost: int, *, also_insert: tuple[RowInsert, dict] | None = None,
@@ -244,17 +226,18 @@ def capture(hold_id: int, cost: int, *, also_insert: tuple[RowInsert, dict] | No
 
     `also_insert=(RowInsert, values)` writes one more row inside the same transaction (the
     request log row goes there, so billing and logging land together). If the hold had already expired (a
-    request that outlived its hold), the usage is still debited, without a hold reference: no successful
-    request goes unbilled. Returns the entry, or None when cost is 0.
+    request that outlived its hold), the usage is still debited and counted in the key's monthly spend, and
+    the hold becomes captured: no successful request goes unbilled, and none is billed twice. Returns the
+    entry, or None when cost is 0.
     """
     if cost < 0:
         raise LedgerError("a capture cannot be negative")
     now = now or utcnow()
-    if dialect_name() == "postgresql":
+    if _fast():
         with transaction(single=True) as tx:
-            statement = fastpath.capture_statement(INSERT_ENTRY, also_insert[0] if also_insert else None,
-                                                   key_from_hold="api_key_id" not in refs)
-            params = {"cost": cost, "now": tx.time(now), "hold_id": hold_id}
+            statement = sql.capture_statement(INSERT_ENTRY, also_insert[0] if also_insert else None,
+                                              key_from_hold="api_key_id" not in refs)
+            params = {"status": "captured", "cost": cost, "now": tx.time(now), "hold_id": hold_id}
             params.update(INSERT_ENTRY.prefixed_params(dict(refs, amount_micro=-cost, created_at=now) if cost else {},
                                                        tx))
             if also_insert:
@@ -266,32 +249,44 @@ def capture(hold_id: int, cost: int, *, also_insert: tuple[RowInsert, dict] | No
         # The hold was not pending and nothing was written: the general path below says why.
     with transaction() as tx:
         hold = _resolve(tx, hold_id, "captured", cost, now)
-        if hold is not None:
-            workspace_id, held_delta, hold_ref = hold[0], -hold[1], hold_id
-            refs.setdefault("api_key_id", hold[2])
-        else:
-            late = tx.one(HOLD_STATE, {"hold_id": hold_id})
-            if late is None:
-                raise LedgerError(f"no hold {hold_id}")
-            if late[0] != "expired":
-                raise LedgerError(f"hold {hold_id} was already {late[0]}")
-            workspace_id, held_delta, hold_ref = late[1], 0, None
-            refs.setdefault("api_key_id", late[2])
+        held_delta = -hold[1] if hold is not None else 0
+        if hold is None:
+            hold = _resolve(tx, hold_id, "captured", cost, now, was="expired")
+            if hold is None:
+                state = tx.one(sql.HOLD_STATE, {"hold_id": hold_id})
+                raise LedgerError(f"no hold {hold_id}" if state is None else f"hold {hold_id} was already {state[0]}")
             refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
+        refs.setdefault("api_key_id", hold[2])
         # Before the account row, so its lock is not held while these are written.
         if also_insert is not None:
             tx.insert(*also_insert)
-        balance_after = tx.scalar(MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
-                                               "workspace_id": workspace_id})
+        balance_after = tx.scalar(sql.MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
+                                                   "workspace_id": hold[0]})
         entry = None
         if cost:
             entry_id = tx.insert(INSERT_ENTRY, dict(
-                refs, workspace_id=workspace_id, kind="usage", amount_micro=-cost, balance_after_micro=balance_after,
-                hold_id=hold_ref, created_at=now))
+                refs, workspace_id=hold[0], kind="usage", amount_micro=-cost, balance_after_micro=balance_after,
+                hold_id=hold_id, created_at=now))
             entry = PostedEntry(entry_id, balance_after, -cost)
-        if hold is not None:
-            _release_key_hold(tx, hold, cost)
+        _key_spend(tx, hold, -held_delta, cost)
         return entry
+
+
+def mark_capture_due(hold_id: int, cost: int, usage: dict, pricing: dict | None, *,
+                     also_insert: tuple[RowInsert, dict] | None = None, now: datetime | None = None) -> bool:
+    """Record on the hold the capture that could not be written, for the sweep to post exactly once.
+
+    `usage` carries the entry's columns (tokens, model, provider, request ID, estimated, over_hold). The
+    log row goes in with the mark. False if the hold owes nothing any more: the capture did commit after all,
+    or it was already marked.
+    """
+    now = now or utcnow()
+    with transaction() as tx:
+        marked = tx.one(sql.MARK_CAPTURE_DUE, {"hold_id": hold_id, "now": tx.time(now), "cost": cost,
+                                               "usage": json.dumps(usage), "pricing": json.dumps(pricing)})
+        if marked is not None and also_insert is not None:
+            tx.insert(*also_insert)
+        return marked is not None
 
 
 def void(hold_id: int, *, also_insert: tuple[RowInsert, dict] | None = None, now: datetime | None = None) -> bool:
@@ -306,11 +301,37 @@ def void(hold_id: int, *, also_insert: tuple[RowInsert, dict] | None = None, now
         return hold is not None
 
 
+@dataclass(frozen=True)
+class Sweep:
+    released: int = 0   # holds of requests that never finished, given back
+    posted: int = 0     # captures that failed at the time, posted now
+    failed: int = 0     # due captures that failed again (the next sweep retries them)
+
+
 def sweep_expired_holds(now: datetime | None = None, limit: int = 500) -> int:
     """Release holds whose request never finished (a crashed process). Returns how many."""
+    return sweep(now, limit).released
+
+
+def sweep(now: datetime | None = None, limit: int = 500) -> Sweep:
+    """Post the captures that owe (each exactly once), then release the holds that expired owing nothing."""
     now = now or utcnow()
+    posted = failed = 0
     with transaction() as tx:
-        ids = [row[0] for row in tx.all(EXPIRED_HOLDS, {"now": tx.time(now), "limit": limit})]
+        due = tx.all(sql.DUE_CAPTURES, {"limit": limit})
+    for hold_id, cost, usage, pricing in due:
+        usage = json.loads(usage) if isinstance(usage, str) else usage
+        pricing = json.loads(pricing) if isinstance(pricing, str) else pricing
+        try:
+            capture(hold_id, int(cost), now=now, pricing=pricing, **usage)
+            posted += 1
+        except LedgerError:
+            pass  # another sweeper posted it first
+        except Exception:  # noqa: BLE001 (still owed: the next sweep tries again)
+            failed += 1
+            log.exception("posting the capture owed by hold %s failed", hold_id)
+    with transaction() as tx:
+        ids = [row[0] for row in tx.all(sql.EXPIRED_HOLDS, {"now": tx.time(now), "limit": limit})]
     released = 0
     for hold_id in ids:
         with transaction() as tx:
@@ -318,7 +339,7 @@ def sweep_expired_holds(now: datetime | None = None, limit: int = 500) -> int:
             if hold is not None:
                 _release_hold(tx, hold)
                 released += 1
-    return released
+    return Sweep(released, posted, failed)
 
 
 def recompute_balance(workspace_id: int) -> int:

@@ -51,6 +51,8 @@ class LedgerEntry(db.Model):
     reasoning_tokens: Mapped[int | None]
     pricing: Mapped[dict | None] = mapped_column(db.JSON)
     estimated: Mapped[bool] = mapped_column(default=False)
+    # A usage entry that cost more than its hold: billed as metered, and shown to support.
+    over_hold: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     reference: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -60,7 +62,9 @@ class Hold(db.Model):
     __tablename__ = "holds"
     # Only pending holds can expire: the sweep's index holds those alone, and a resolved hold leaves it.
     __table_args__ = (Index("ix_holds_pending_expiry", "expires_at", sqlite_where=text("status = 'pending'"),
-                            postgresql_where=text("status = 'pending'")),)
+                            postgresql_where=text("status = 'pending'")),
+                      Index("ix_holds_capture_due", "capture_due_at", sqlite_where=text("capture_due_at IS NOT NULL"),
+                            postgresql_where=text("capture_due_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -73,6 +77,11 @@ class Hold(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # Set when the capture could not be written at the time: what it owes, for the sweep to post once.
+    capture_due_at: Mapped[datetime | None]
+    capture_cost_micro: Mapped[int | None] = mapped_column(BigInteger)
+    capture_usage: Mapped[dict | None] = mapped_column(db.JSON)
+    capture_pricing: Mapped[dict | None] = mapped_column(db.JSON)
 
 
 class RedemptionCode(db.Model):

@@ -126,8 +126,8 @@ def _ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
-def usage_cost(usage: Any, prices: AppliedPrices) -> int:
-    """The cost in micro-units of one request's usage, rounded up once.
+def cost_parts(usage: Any, prices: AppliedPrices) -> tuple[int, int, int]:
+    """(cache-miss prompt, cache-hit prompt, completion) amounts, exact, in micro-units x PER_TOKENS.
 
     Cached tokens are part of the prompt and reasoning tokens are part of the completion, so each
     token is billed exactly once: cache misses at the input price, cache hits at the cached price,
@@ -137,9 +137,13 @@ def usage_cost(usage: Any, prices: AppliedPrices) -> int:
     cached = min(_tokens(usage, "cached_tokens"), prompt)
     # A provider reporting reasoning > completion broke the subset rule; bill the larger count once.
     output = max(_tokens(usage, "completion_tokens"), _tokens(usage, "reasoning_tokens"))
-    total = ((prompt - cached) * prices.input_micro + cached * prices.cached_input_micro
-             + output * prices.output_micro)
-    return max(0, _ceil_div(total, PER_TOKENS))
+    return ((prompt - cached) * prices.input_micro, cached * prices.cached_input_micro,
+            output * prices.output_micro)
+
+
+def usage_cost(usage: Any, prices: AppliedPrices) -> int:
+    """The cost in micro-units of one request's usage: the exact parts summed, rounded up once."""
+    return max(0, _ceil_div(sum(cost_parts(usage, prices)), PER_TOKENS))
 
 
 def _bound_rates(model: ModelInfo, prompt_tokens_bound: int, at: datetime) -> tuple[AppliedPrices, int, int]:

@@ -1,7 +1,8 @@
-"""Releasing holds left behind by a crashed process, from inside every running server.
+"""Posting captures that failed when their request ended, and releasing holds left behind by a crashed
+process, from inside every running server.
 
-Each instance sweeps on its own; the conditional UPDATE in ledger.sweep_expired_holds makes two
-instances sweeping the same hold harmless (only one resolves it).
+Each instance sweeps on its own; the conditional UPDATEs in ledger.sweep make two instances sweeping the
+same hold harmless (only one resolves it).
 """
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from ..observability.metrics import record_sweep
 from . import ledger
 
 log = logging.getLogger("ethergate.billing")
-_state: dict = {"released": 0, "runs": 0, "errors": 0}
+_state: dict = {"released": 0, "posted": 0, "runs": 0, "errors": 0}
 
 
 def sweep_once(app: Flask) -> int:
     with app.app_context():
         from ..extensions import db
         try:
-            released = ledger.sweep_expired_holds()
+            result = ledger.sweep()
         except Exception:  # noqa: BLE001 (the next run tries again; never kill the server)
             _state["errors"] += 1
             record_sweep(failed=True)
@@ -29,11 +30,14 @@ def sweep_once(app: Flask) -> int:
         finally:
             db.session.remove()
     _state["runs"] += 1
-    _state["released"] += released
-    record_sweep(released=released)
-    if released:
-        log.warning("released %d expired holds", released)
-    return released
+    _state["released"] += result.released
+    _state["posted"] += result.posted
+    record_sweep(released=result.released, posted=result.posted)
+    if result.released:
+        log.warning("released %d expired holds", result.released)
+    if result.posted or result.failed:
+        log.warning("posted %d owed captures (%d still owed after failing again)", result.posted, result.failed)
+    return result.released
 
 
 def start_sweeper(app: Flask):

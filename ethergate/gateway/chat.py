@@ -7,18 +7,17 @@ import math
 from flask import Response, current_app, g, request, stream_with_context
 
 from ..billing import ledger
-from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for, usage_cost
+from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..limits.limiter import LimiterUnavailable, get_limiter
 from ..money import format_money
 from ..timeutil import utcnow
-from ..usage.recorder import INSERT_LOG, log_values
 from . import bp
-from .context import base_log_fields, parse_json_body, retry_headers, runtime
+from .context import parse_json_body, retry_headers, runtime
 from .errors import GatewayError, model_not_found
+from .metering import Billing
 from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
-from .providers.usage import Usage
 from .relay import Relay
 from .routing_errors import error_for_failures
 from .upstream import AllRoutesFailed
@@ -50,7 +49,7 @@ def chat_completions():
     output_cap, send_cap = output_cap_for(model, chat.max_tokens)
     choices = int(chat.params.get("n") or 1)
     received_at = utcnow()
-    hold_amount, prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
+    hold_amount, _bound_prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
     hold_id = reserve_credits(model, prompt_bound, choices, hold_amount, received_at)
     g.log["hold_id"] = hold_id
 
@@ -65,7 +64,7 @@ def chat_completions():
         return body
 
     upstream, _health = runtime()
-    billing = Billing(hold_id, hold_amount, model, prices, prompt_bound)
+    billing = g.billing = Billing(hold_id, hold_amount, model, received_at, prompt_bound)
     try:
         answer = (upstream.open_stream if chat.stream else upstream.complete)(model, snapshot, build_body)
     except AllRoutesFailed as failed:
@@ -82,19 +81,45 @@ def chat_completions():
     g.provider = answer.route.provider
     headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}
     if chat.stream:
-        relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
-        response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
-        response.headers["X-Accel-Buffering"] = "no"
+        try:
+            relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
+            response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
+            response.headers["X-Accel-Buffering"] = "no"
+            # A response closed before its body was ever read (the client left, or its headers failed to go
+            # out) never runs the relay: this resolves the hold then.
+            response.call_on_close(relay.abandon)
+        except Exception as exc:
+            answer.close()
+            billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__,
+                         provider=answer.route.provider, attempts=[a.to_dict() for a in answer.attempts])
+            raise
         return response
 
     body, usage = normalize_completion(answer.route.provider, answer.body, model.id, g.request_id)
     estimated = usage is None
     if usage is None:
         usage = billing.estimate(completion_chars=_answer_chars(body))
-    billing.capture(usage, estimated, status_code=200, provider=answer.route.provider,
+    receipt = billing.price(usage, estimated)
+    body["usage"] = {**usage.to_openai(), **receipt.usage_fields(billing.currency)}
+    # The whole answer is built before it is billed: an answer that cannot be sent costs nothing.
+    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json", headers=headers)
+    response.headers["X-EtherGate-Cost"] = receipt.cost_text
+    billing.capture(receipt, status_code=200, provider=answer.route.provider,
                     upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id,
                     attempts=[a.to_dict() for a in answer.attempts])
-    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json", headers=headers)
+    return response
+
+
+@bp.teardown_request
+def resolve_unbilled_hold(exc):
+    """A request that ended before its hold was resolved (an error after the upstream answered) costs nothing.
+
+    A stream's hold belongs to its relay, which outlives this hook (Flask runs it before the body is sent).
+    """
+    billing = g.pop("billing", None)
+    if billing is not None and not billing.resolved and not billing.streaming:
+        billing.void(with_row=not g.get("logged"), status_code=500, error_code="internal_error",
+                     error_message=type(exc).__name__ if exc else "the answer could not be sent")
 
 
 def admit_tokens(key) -> None:
@@ -142,52 +167,3 @@ def _answer_chars(body: dict) -> int:
         for call in message.get("tool_calls") or []:
             total += len((call.get("function") or {}).get("arguments") or "")
     return total
-
-
-class Billing:
-    """Resolves this request's hold exactly once and writes its log row in the same transaction."""
-
-    def __init__(self, hold_id: int, hold_amount: int, model, prices, prompt_bound: int):
-        self.hold_id, self.hold_amount, self.model, self.prices = hold_id, hold_amount, model, prices
-        self.prompt_bound = prompt_bound
-        self.log = dict(g.log)
-        self.currency = current_app.config["CURRENCY"]
-
-    def estimate(self, completion_chars: int) -> Usage:
-        from .providers.adapters import estimate_completion_tokens
-        # Stated estimate: one prompt token per 3 bytes of prompt, and the adapter's rule for output.
-        return Usage(prompt_tokens=math.ceil(self.prompt_bound / 3),
-                     completion_tokens=estimate_completion_tokens(completion_chars))
-
-    def _row(self, usage: Usage | None, **fields) -> dict:
-        values = dict(self.log)
-        values.update(base_log_fields())
-        values.update(fields)
-        if usage is not None:
-            values.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                          cached_tokens=usage.cached_tokens, reasoning_tokens=usage.reasoning_tokens)
-        return log_values(**values)
-
-    def capture(self, usage: Usage, estimated: bool, **fields) -> int:
-        cost = usage_cost(usage, self.prices)
-        if estimated:
-            cost = min(cost, self.hold_amount)  # an estimate never bills beyond what was held
-        row = self._row(usage, cost_micro=cost, estimated=estimated, **fields)
-        g.logged = True
-        ledger.capture(self.hold_id, cost, also_insert=(INSERT_LOG, row),
-                       request_id=row["request_id"], model_id=self.model.id, provider=fields.get("provider"),
-                       prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                       completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens,
-                       pricing=self.prices.to_dict(self.currency), estimated=estimated)
-        if g.api_key.tpm_limit:
-            try:
-                get_limiter(current_app).record_tokens(str(g.api_key.id), usage.total_tokens)
-            except LimiterUnavailable:
-                pass
-        return cost
-
-    def void(self, **fields) -> None:
-        row = self._row(None, **fields)
-        g.logged = True
-        ledger.void(self.hold_id, also_insert=(INSERT_LOG, row))
-

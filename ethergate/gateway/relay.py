@@ -1,9 +1,10 @@
 """Relaying an upstream SSE stream to the client as it arrives, then billing what happened.
 
 Outcomes: completed (usage from the provider, or a stated estimate if it sent none), cut by the
-upstream after some content (an error event goes to the client; delivered content is billed on
-usage if known, else on the estimate), cancelled by the client (the upstream is closed at once;
-billed the same way), or failed before any content (the hold is voided: it costs nothing).
+upstream after some content (an error event goes to the client and the request is logged as a failed
+502; the content the client did receive is billed on usage if known, else on the estimate), cancelled
+by the client (the upstream is closed at once; billed the same way), or failed before any content
+(the hold is voided: it costs nothing). A response closed before its body was read voids the hold too.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class Relay:
         self.done = False
         self.failure: str | None = None
         self.ttft_ms: int | None = None
+        self.started = False
+        self.receipt = None
+        self.app = current_app._get_current_object()
+        billing.streaming = True
 
     def _client_gone(self) -> None:
         self.cancelled = True
@@ -48,6 +53,9 @@ class Relay:
             if event.value.strip() == "[DONE]":
                 self.done = True
                 for chunk in self.translator.finish():
+                    # The usage chunk carries the receipt; the capture bills these same numbers.
+                    self.receipt = self.billing.price(self.translator.usage, False)
+                    chunk["usage"].update(self.receipt.usage_fields(self.billing.currency))
                     yield encode_event(chunk)
                 yield DONE
                 return
@@ -68,7 +76,20 @@ class Relay:
                     self.ttft_ms = int((time.perf_counter() - g.started) * 1000)
                 yield encode_event(chunk)
 
+    def abandon(self) -> None:
+        """The response was closed without its body ever being read: nothing reached the client."""
+        if self.started or self.billing.resolved:
+            return
+        self.stream.close()
+        route = self.stream.route
+        with self.app.app_context():
+            self.billing.void(status_code=499, error_code="client_cancelled", cancelled=True,
+                              error_message="the response was closed before its first byte was sent",
+                              provider=route.provider, upstream_model=route.upstream_model,
+                              attempts=[a.to_dict() for a in self.stream.attempts])
+
     def events(self):
+        self.started = True
         watcher = disconnect.watch(self.environ, self._client_gone)
         stream_opened()
         try:
@@ -107,7 +128,9 @@ class Relay:
 
     def _settle(self) -> None:
         translator, route = self.translator, self.stream.route
-        fields = dict(status_code=200, provider=route.provider, upstream_model=route.upstream_model,
+        # The client saw an error event after the 200: the request failed, as a 502 before the first byte would.
+        fields = dict(status_code=502 if self.failure else 200, provider=route.provider,
+                      upstream_model=route.upstream_model,
                       upstream_request_id=self.stream.upstream_request_id or translator.upstream_id,
                       attempts=[a.to_dict() for a in self.stream.attempts], ttft_ms=self.ttft_ms,
                       cancelled=self.cancelled and not self.done)
@@ -118,9 +141,10 @@ class Relay:
         try:
             usage = translator.usage
             if usage is not None:
-                self.billing.capture(usage, False, **fields)
+                self.billing.capture(self.receipt or self.billing.price(usage, False), **fields)
             elif translator.content_chars:  # a role-only first chunk delivered nothing worth billing
-                self.billing.capture(self.billing.estimate(translator.content_chars), True, **fields)
+                self.billing.capture(self.billing.price(self.billing.estimate(translator.content_chars), True),
+                                     **fields)
             else:
                 self.billing.void(**fields)
         except Exception:  # noqa: BLE001 (the hold expires and the sweep releases it)

@@ -49,6 +49,13 @@ SWEEP_RUNS = Counter("ethergate_hold_sweep_runs_total", "Completed sweeps for ex
 SWEEP_ERRORS = Counter("ethergate_hold_sweep_errors_total", "Sweeps for expired credit holds that failed.")
 HOLDS_RELEASED = Counter("ethergate_holds_released_total",
                          "Credit holds released by the sweep because their request never finished.")
+CAPTURES_OVER_HOLD = Counter("ethergate_captures_over_hold_total",
+                             "Usage entries that cost more than their credit hold (billed as metered).", ("model",))
+CAPTURES_OWED = Counter("ethergate_captures_owed_total",
+                        "Captures that could not be written when their request ended: owed = recorded on the "
+                        "hold for the sweep to post, lost = not even that could be written.", ("outcome",))
+CAPTURES_POSTED = Counter("ethergate_captures_posted_by_sweep_total",
+                          "Owed captures the sweep posted to the ledger.")
 
 _warned = {"done": False}
 # Labelled children by (metric, labels): `labels()` validates and locks on every call, several times per request.
@@ -100,12 +107,18 @@ def _observe(row: dict) -> None:
         if isinstance(attempt, dict) and attempt.get("error"):
             _child(UPSTREAM_ERRORS, attempt.get("provider") or provider, attempt.get("kind") or "unknown").inc()
     code = row.get("error_code")
-    if status == 200 and code == "provider_request_failed":
+    if code == "provider_request_failed" and row.get("stream") and _stream_had_started(row):
         _child(UPSTREAM_ERRORS, provider, "stream_interrupted").inc()
     elif status == 429 and code in RATE_LIMIT_CODES:
         _child(RATE_LIMITED, code).inc()
     elif status == 402:
         _child(PAYMENT_REQUIRED, code or "").inc()
+
+
+def _stream_had_started(row: dict) -> bool:
+    # A stream the provider broke after it started: its last attempt succeeded (failover errors have their own).
+    attempts = row.get("attempts") or ()
+    return bool(attempts) and isinstance(attempts[-1], dict) and attempts[-1].get("status") == 200
 
 
 def stream_opened() -> None:
@@ -122,7 +135,7 @@ def stream_closed() -> None:
         _warn_once("a stream")
 
 
-def record_sweep(released: int = 0, failed: bool = False) -> None:
+def record_sweep(released: int = 0, failed: bool = False, posted: int = 0) -> None:
     try:
         if failed:
             SWEEP_ERRORS.inc()
@@ -130,8 +143,24 @@ def record_sweep(released: int = 0, failed: bool = False) -> None:
         SWEEP_RUNS.inc()
         if released:
             HOLDS_RELEASED.inc(released)
+        if posted:
+            CAPTURES_POSTED.inc(posted)
     except Exception:  # noqa: BLE001
         _warn_once("a hold sweep")
+
+
+def record_over_hold(model: str) -> None:
+    try:
+        _child(CAPTURES_OVER_HOLD, model).inc()
+    except Exception:  # noqa: BLE001
+        _warn_once("an over-hold capture")
+
+
+def record_owed_capture(outcome: str) -> None:
+    try:
+        _child(CAPTURES_OWED, outcome).inc()
+    except Exception:  # noqa: BLE001
+        _warn_once("an owed capture")
 
 
 def exposition() -> bytes:

@@ -73,14 +73,16 @@ def test_cut_after_the_first_byte_ends_with_an_error_event_and_bills_an_estimate
     assert error["code"] == "provider_request_failed" and error["request_id"] == response.headers["X-Request-Id"]
     assert "data: [DONE]" not in lines
     row = log_row(response.headers["X-Request-Id"])
-    assert (row.error_code, row.estimated, row.cancelled) == ("provider_request_failed", True, False)
+    # The client saw an error: logged as a failed request, billed for the content it did receive.
+    assert (row.status_code, row.error_code, row.estimated, row.cancelled) == (502, "provider_request_failed",
+                                                                               True, False)
     assert row.completion_tokens > 0 and row.cost_micro > 0
 
     body["messages"] = say("hi", drop_after=0)
     with call(live_server, tenant.plaintext, body) as response:
         assert "provider_request_failed" in sse_lines(response)[-1]
     row = log_row(response.headers["X-Request-Id"])
-    assert (row.error_code, row.cost_micro) == ("provider_request_failed", 0)  # nothing delivered, nothing billed
+    assert (row.status_code, row.error_code, row.cost_micro) == (502, "provider_request_failed", 0)  # nothing billed
 
 
 def test_client_hang_up_closes_the_upstream_and_bills_what_was_delivered(client, fake_upstream):

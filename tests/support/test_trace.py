@@ -139,3 +139,46 @@ def test_a_hold_without_a_log_row_is_still_shown(app, client, staff, factories):
 
 def test_unknown_request_id_says_so(client, staff):
     assert "No request, hold or ledger entry has the ID" in trace_page(client, "req_nothing")
+
+
+def test_a_capture_larger_than_its_hold_is_billed_flagged_counted_and_shown(app, client, staff, factories, caplog):
+    from prometheus_client import REGISTRY
+
+    def over_hold_count() -> float:
+        return REGISTRY.get_sample_value("ethergate_captures_over_hold_total", {"model": "qwen/qwen-plus"}) or 0
+
+    tenant = factories.tenant(credits="20.00")
+    before = over_hold_count()
+    # max_tokens 5 bounds the hold, and the provider then reports 40,000 completion tokens.
+    text = 'hi [[fake:{"usage": {"prompt_tokens": 20, "completion_tokens": 40000}}]]'
+    with caplog.at_level("WARNING", logger="ethergate.billing"):
+        response = chat(client, tenant.plaintext, "sup-over-1", text=text, max_tokens=5)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [row] = log_rows("sup-over-1")
+    hold = db.session.get(Hold, row.hold_id)
+    [entry] = db.session.scalars(select(LedgerEntry).where(LedgerEntry.hold_id == hold.id)).all()
+    assert entry.over_hold and -entry.amount_micro == row.cost_micro > hold.amount_micro
+    assert response.get_json()["usage"]["cost"] == f"{row.cost_micro / 1_000_000:.6f}"
+    assert over_hold_count() == before + 1
+    assert any("more than its hold" in r.getMessage() and "sup-over-1" in r.getMessage() for r in caplog.records)
+    assert "over hold" in section(trace_page(client, "sup-over-1"), f"log-{row.id}-ledger")
+
+
+def test_a_stream_broken_midway_is_a_failed_request_for_support(app, client, staff, factories):
+    tenant = factories.tenant(credits="20.00")
+    response = chat(client, tenant.plaintext, "sup-cut-1", text='hi [[fake:{"drop_after": 2, "chunks": 6}]]',
+                    stream=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "provider_request_failed" in body
+    [row] = log_rows("sup-cut-1")
+    assert (row.status_code, row.error_code, row.estimated) == (502, "provider_request_failed", True)
+    assert row.cost_micro > 0  # the client did receive the first chunks
+    html = trace_page(client, "sup-cut-1")
+    assert shows(section(html, f"log-{row.id}-request"), "provider_request_failed")
+    recent = client.get(f"/support/workspaces/{tenant.workspace.slug}").get_data(as_text=True)
+    assert "provider_request_failed" in recent
+    from ethergate.usage.reports import UsageFilter, errors_by_code, model_mix
+    usage = UsageFilter(tenant.workspace.id, row.created_at.date(), row.created_at.date())
+    errors = [(e.status_code, e.error_code, e.count) for e in errors_by_code(usage)]
+    assert errors == [(502, "provider_request_failed", 1)]
+    assert [(m.requests, m.errors) for m in model_mix(usage)] == [(1, 1)]
