@@ -193,12 +193,13 @@ def two_factor():
         else:
             throttle.succeeded(user.email)
             session.pop(PENDING_KEY, None)
-            if used == "recovery":
+            response = finish_sign_in(user, pending.get("remember", False), pending.get("next"))
+            if used == "recovery":  # after the sign-in, whose fresh session would drop an earlier flash
                 left = second_factor.recovery_codes_left(user)
                 flash(ngettext("You used a recovery code; %(num)s is left. Make new ones on your account page.",
                                "You used a recovery code; %(num)s are left. Make new ones on your account page.",
                                left), "warning")
-            return finish_sign_in(user, pending.get("remember", False), pending.get("next"))
+            return response
     elif form.errors:
         status = 422
     return render("auth/two_factor.html", status=status, form=form, error=error)
