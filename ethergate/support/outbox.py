@@ -14,5 +14,5 @@ PAGE_SIZE = 50
 def outbox():
     page = max(1, request.args.get("page", 1, type=int) or 1)
     rows = mail.outbox(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return render("support/outbox.html", messages=rows[:PAGE_SIZE], page=page, more=len(rows) > PAGE_SIZE,
+    return render("support/outbox.html", outbox_messages=rows[:PAGE_SIZE], page=page, more=len(rows) > PAGE_SIZE,
                   smtp=mail.smtp_configured())

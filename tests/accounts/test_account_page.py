@@ -82,3 +82,19 @@ def test_account_pages_need_sign_in(client):
     for path in ("/account/", "/account/two-factor"):
         response = client.get(path)
         assert response.status_code == 303 and response.headers["Location"].startswith("/login")
+
+
+def test_a_signed_in_invitee_accepts_by_the_link_and_others_cannot(client, auth, owner, factories, second_browser):
+    import re
+    invitee = factories.user("invitee@example.com")
+    page = client.submit(f"/console/w/{owner.slug}/members/invite",
+                         {"email": invitee.email, "role": "member"}).get_data(as_text=True)
+    path = re.search(r'<code id="invite-url">http://127.0.0.1:8000(/invitations/[^<]+)</code>', page).group(1)
+    stranger = client.submit(path, page=path)  # the owner, signed in as someone else
+    assert stranger.status_code == 422 and "This invitation is for invitee@example.com" in stranger.get_data(as_text=True)
+    second_browser.submit("/login", {"email": invitee.email, "password": PASSWORD}, page="/login")
+    assert "Accept and join" in second_browser.get(path).get_data(as_text=True)
+    response = second_browser.submit(path, page=path)
+    assert response.status_code == 303 and response.headers["Location"] == f"/console/w/{owner.slug}/"
+    assert db.session.get(User, invitee.id).email_verified
+    assert second_browser.get(path).status_code == 410  # used
