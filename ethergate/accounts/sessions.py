@@ -18,6 +18,8 @@ from .tokens import digest
 
 # Writing "last seen" on every page view would cost a write per request; this is fine enough to read.
 TOUCH_EVERY = timedelta(minutes=5)
+# A session unused this long ends by itself, remember-me cookie or not.
+IDLE_LIMIT = timedelta(days=30)
 
 
 class UserSession(db.Model):
@@ -45,7 +47,8 @@ def start(user: User, ip: str | None, user_agent: str | None) -> str:
 
 def live(user_id: int, key: str) -> UserSession | None:
     row = db.session.scalar(select(UserSession).where(UserSession.key_digest == digest(key)))
-    if row is None or row.user_id != user_id or row.ended_at is not None:
+    if row is None or row.user_id != user_id or row.ended_at is not None or \
+            row.last_seen_at <= utcnow() - IDLE_LIMIT:
         return None
     return row
 
@@ -60,7 +63,8 @@ def touch(row: UserSession, ip: str | None) -> None:
 
 def active(user: User) -> list[UserSession]:
     return db.session.scalars(select(UserSession).where(
-        UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+        UserSession.last_seen_at > utcnow() - IDLE_LIMIT)
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())).all()
 
 

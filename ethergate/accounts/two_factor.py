@@ -109,11 +109,21 @@ def recovery_codes_left(user: User) -> int:
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
 
 
-def enable(user: User, secret: str, code: str) -> list[str] | None:
-    """Turn two-factor on once `code` proves the authenticator holds `secret`; returns recovery codes."""
-    if matching_step(secret, code) is None:
+def pending_secret(user: User) -> str:
+    """The secret being set up: kept on the user row (not yet enabled) so it never travels in a cookie."""
+    if user.two_factor_enabled:
+        raise ValueError("two-factor is already on")
+    if not user.totp_secret:
+        user.totp_secret = new_secret()
+    return user.totp_secret
+
+
+def enable(user: User, code: str) -> list[str] | None:
+    """Turn two-factor on once `code` proves the authenticator holds the pending secret; returns recovery codes."""
+    step = matching_step(pending_secret(user), code)
+    if step is None:
         return None
-    user.totp_secret, user.totp_enabled_at, user.totp_last_step = secret, utcnow(), matching_step(secret, code)
+    user.totp_enabled_at, user.totp_last_step = utcnow(), step
     return issue_recovery_codes(user)
 
 

@@ -1,7 +1,7 @@
 """The account page: email (verify, change), password, two-factor sign-in, and signed-in sessions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, request, session, url_for
+from flask import Blueprint, abort, flash, g, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -21,7 +21,6 @@ from .links import public_url
 from .rendering import render
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-SETUP_KEY = "two_factor_setup"
 
 
 @bp.after_request
@@ -120,16 +119,15 @@ def resend_verification():
 @bp.route("/two-factor", methods=["GET", "POST"])
 @login_required
 def two_factor_setup():
-    """Show a new secret (kept in the session until confirmed); a right code turns two-factor on."""
+    """Show the setup key (kept on the account until confirmed); a right code turns two-factor on."""
     user = me()
     if user.two_factor_enabled:
         return htmx.redirect(url_for("account.index"))
-    secret = session.get(SETUP_KEY)
-    if not secret:
-        secret = session[SETUP_KEY] = two_factor.new_secret()
+    secret = two_factor.pending_secret(user)
+    db.session.commit()
     form = EnableTwoFactorForm()
     if form.validate_on_submit():
-        codes = two_factor.enable(user, secret, form.code.data)
+        codes = two_factor.enable(user, form.code.data)
         if codes is None:
             db.session.rollback()
             form.code.errors.append(_("That code does not match. Check the time on your phone and try the "
@@ -137,7 +135,6 @@ def two_factor_setup():
         else:
             record_audit("user.two_factor_enabled", actor=user, target=user.email)
             db.session.commit()
-            session.pop(SETUP_KEY, None)
             flash(_("Two-factor authentication is on."), "success")
             return render("account/recovery_codes.html", codes=codes)
     return render("account/two_factor_setup.html", status=422 if form.errors else 200, form=form, secret=secret,

@@ -40,7 +40,7 @@ def compose(kind: str, locale: str, **context) -> tuple[str, str]:
     with force_locale(locale):
         text = render_template(f"mail/{kind}.txt", **context)
     subject, _, body = text.strip("\n").partition("\n")
-    return subject.strip(), body.strip("\n") + "\n"
+    return " ".join(subject.split()), body.strip("\n") + "\n"  # a header is one line, whatever names it holds
 
 
 def send(recipient: str, kind: str, locale: str, **context) -> OutboxMessage:
