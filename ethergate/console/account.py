@@ -137,8 +137,9 @@ def two_factor_setup():
             db.session.commit()
             flash(_("Two-factor authentication is on."), "success")
             return render("account/recovery_codes.html", codes=codes)
+    uri = two_factor.provisioning_uri(secret, user.email)
     return render("account/two_factor_setup.html", status=422 if form.errors else 200, form=form, secret=secret,
-                  uri=two_factor.provisioning_uri(secret, user.email))
+                  uri=uri, qr=two_factor.qr_code(uri))
 
 
 @bp.post("/two-factor/disable")

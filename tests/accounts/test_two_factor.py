@@ -66,7 +66,7 @@ def test_the_second_step_cannot_be_skipped(client, auth, owner, enable_two_facto
 
 def test_setup_refuses_a_wrong_code(client, owner):
     page = client.get("/account/two-factor").get_data(as_text=True)
-    assert "otpauth://totp/EtherGate:" in page
+    assert "otpauth://totp/EtherGate:" in page and 'src="data:image/svg+xml' in page
     response = client.submit("/account/two-factor", {"code": "111111"}, page="/account/two-factor")
     assert response.status_code == 422 and "does not match" in response.get_data(as_text=True)
     db.session.expire_all()

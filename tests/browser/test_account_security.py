@@ -66,6 +66,9 @@ def new_page(chromium, locale: str):
 
 def set_up_two_factor(page, site, turn_on: str, saved: str) -> tuple[str, list[str]]:
     page.goto(site.url + "/account/two-factor")
+    qr = page.locator("img[src^='data:image/svg+xml']")
+    qr.wait_for()
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the CSP lets the data: image load
     secret = page.locator("#totp-secret").inner_text().strip()
     page.locator("input[name=code]").fill(code_for(secret))
     page.get_by_role("button", name=turn_on).click()
@@ -109,6 +112,8 @@ def test_invite_enforce_two_factor_and_reset_in_english(site, smtp_server, chrom
     bob = new_page(chromium, "en-US")
     bob.goto(invite.links[0])
     bob.get_by_role("link", name="Create an account with bob@launch.example").click()
+    bob.wait_for_url("**/signup?**")
+    bob.wait_for_load_state("networkidle")
     expect(bob.get_by_label("Email")).to_have_value("bob@launch.example")
     bob.get_by_label("Password").fill(PASSWORD)
     bob.get_by_role("button", name="Create account").click()
@@ -122,6 +127,8 @@ def test_invite_enforce_two_factor_and_reset_in_english(site, smtp_server, chrom
     expect(bob.get_by_role("heading", name="Two-factor authentication required")).to_be_visible()
     screenshot(bob, "02-two-factor-required")
     bob.get_by_role("link", name="Set up two-factor").click()
+    bob.wait_for_url("**/account/two-factor")
+    bob.wait_for_load_state("networkidle")
     bob_secret = bob.locator("#totp-secret").inner_text().strip()
     bob.locator("input[name=code]").fill(code_for(bob_secret))
     bob.get_by_role("button", name="Turn on two-factor").click()
@@ -134,6 +141,8 @@ def test_invite_enforce_two_factor_and_reset_in_english(site, smtp_server, chrom
     alice.wait_for_url(site.url + "/")
     alice.goto(site.url + "/login")
     alice.get_by_role("link", name="Forgot your password?").click()
+    alice.wait_for_url("**/password/forgot")
+    alice.wait_for_load_state("networkidle")
     alice.get_by_label("Email").fill("alice@launch.example")
     alice.get_by_role("button", name="Send reset link").click()
     expect(alice.locator("main")).to_contain_text("we emailed it a link")
