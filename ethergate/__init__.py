@@ -64,8 +64,9 @@ def create_app(config: dict | None = None) -> Flask:
     observability.init_app(app)  # request IDs, access line, /metrics; before the console's hooks
 
     # Console: languages, pages, then security last (it exempts registered blueprints from CSRF by name).
-    from . import console, i18n, security
+    from . import console, i18n, mail, security
     i18n.init_app(app)
+    mail.init_app(app)
     console.init_app(app)
     from . import support
     from .accounts import audit_views

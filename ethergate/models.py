@@ -1,11 +1,16 @@
 """Every table, imported in one place so migrations and the app see the whole schema."""
 from .accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+from .accounts.sessions import UserSession
+from .accounts.tokens import AccountToken
+from .accounts.two_factor import RecoveryCode
 from .billing.models import CreditAccount, Hold, LedgerEntry, Payment, PaymentEvent, RedemptionCode
 from .catalog.models import Model, ModelAlias, Price, Provider, Route
 from .keys.models import ApiKey, KeySpend
+from .mail.models import OutboxMessage
 from .usage.models import RequestLog
 
 __all__ = [
+    "AccountToken", "OutboxMessage", "RecoveryCode", "UserSession",
     "ApiKey", "AuditEvent", "CreditAccount", "Hold", "Invitation", "KeySpend", "LedgerEntry", "Membership",
     "Model", "ModelAlias", "Payment", "PaymentEvent", "Price", "Provider", "RedemptionCode", "RequestLog",
     "Route", "User", "Workspace",

@@ -17,7 +17,8 @@ Headers: console and site responses get a strict CSP (scripts and styles from th
 templates never use inline <script>, <style> or style="..."), nosniff, DENY framing and a
 same-origin referrer policy. /v1 stays lean: the gateway blueprint gets none of them.
 
-Login throttling: see LoginThrottle.
+Login throttling: see LoginThrottle. The same counters cover the two-factor step (a wrong code counts
+as a failed sign-in); password-reset requests have their own (`reset_throttle`).
 """
 from __future__ import annotations
 
@@ -103,6 +104,11 @@ def init_app(app: Flask) -> None:
         store, per_email=app.config.get("LOGIN_FAILURES_PER_EMAIL", 5),
         per_ip=app.config.get("LOGIN_FAILURES_PER_IP", 20),
         window=app.config.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
+    # Password-reset requests count every request (each may send an email), apart from sign-in failures.
+    app.extensions["ethergate.reset_throttle"] = LoginThrottle(
+        PrefixedStore(store, "reset:"), per_email=app.config.get("RESET_REQUESTS_PER_EMAIL", 3),
+        per_ip=app.config.get("RESET_REQUESTS_PER_IP", 20),
+        window=app.config.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
 
 
 def add_security_headers(response):
@@ -176,6 +182,22 @@ class MemoryAttemptStore:
             self._events.pop(key, None)
 
 
+class PrefixedStore:
+    """Another set of counters in the same store."""
+
+    def __init__(self, store: AttemptStore, prefix: str):
+        self.store, self.prefix = store, prefix
+
+    def recent(self, key: str, window: float) -> tuple[int, float]:
+        return self.store.recent(self.prefix + key, window)
+
+    def add(self, key: str, window: float) -> None:
+        self.store.add(self.prefix + key, window)
+
+    def clear(self, key: str) -> None:
+        self.store.clear(self.prefix + key)
+
+
 class LoginThrottle:
     """At most `per_email` failed sign-ins per email and `per_ip` per client IP in a sliding window.
 
@@ -212,6 +234,10 @@ class LoginThrottle:
 
 def login_throttle() -> LoginThrottle:
     return current_app.extensions["ethergate.login_throttle"]
+
+
+def reset_throttle() -> LoginThrottle:
+    return current_app.extensions["ethergate.reset_throttle"]
 
 
 def minutes(seconds: float) -> int:

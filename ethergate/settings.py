@@ -160,4 +160,44 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     stripe_base = get("ETHERGATE_STRIPE_API_BASE")
     cfg["STRIPE_API_BASE"] = parse_http_url("ETHERGATE_STRIPE_API_BASE", stripe_base) if stripe_base else None
     cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
+    cfg.update(load_smtp_settings(get))
     return cfg
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+SMTP_DEFAULT_PORTS = {"starttls": "587", "tls": "465", "none": "25"}
+
+
+def parse_sender(name: str, raw: str) -> str:
+    """An address, optionally with a display name: `ops@example.com` or `EtherGate <ops@example.com>`."""
+    from email.utils import parseaddr
+    display, address = parseaddr(raw.strip())
+    if "@" not in address or " " in address or address.startswith("@") or address.endswith("@"):
+        raise ConfigError(f"{name}: expected an email address such as EtherGate <noreply@example.com>, got {raw!r}")
+    return f"{display} <{address}>" if display else address
+
+
+def load_smtp_settings(get) -> dict:
+    """ETHERGATE_SMTP_*: all unset means no email is sent (messages go to the log and the staff outbox)."""
+    names = ("HOST", "PORT", "SECURITY", "USERNAME", "PASSWORD", "FROM", "TIMEOUT")
+    given = {n: get(f"ETHERGATE_SMTP_{n}") for n in names}
+    if given["HOST"] is None:
+        stray = [f"ETHERGATE_SMTP_{n}" for n in names if given[n] is not None]
+        if stray:
+            raise ConfigError(f"ETHERGATE_SMTP_HOST: required when {', '.join(stray)} is set")
+        return {"SMTP_HOST": None}
+    security = parse_choice("ETHERGATE_SMTP_SECURITY", given["SECURITY"] or "starttls", SMTP_SECURITY)
+    if given["FROM"] is None:
+        raise ConfigError("ETHERGATE_SMTP_FROM: required when ETHERGATE_SMTP_HOST is set")
+    if (given["USERNAME"] is None) != (given["PASSWORD"] is None):
+        raise ConfigError("ETHERGATE_SMTP_USERNAME and ETHERGATE_SMTP_PASSWORD: set both or neither")
+    return {
+        "SMTP_HOST": given["HOST"].strip(),
+        "SMTP_PORT": parse_int("ETHERGATE_SMTP_PORT", given["PORT"] or SMTP_DEFAULT_PORTS[security],
+                               minimum=1, maximum=65535),
+        "SMTP_SECURITY": security,
+        "SMTP_USERNAME": given["USERNAME"],
+        "SMTP_PASSWORD": given["PASSWORD"],
+        "SMTP_FROM": parse_sender("ETHERGATE_SMTP_FROM", given["FROM"]),
+        "SMTP_TIMEOUT": parse_seconds("ETHERGATE_SMTP_TIMEOUT", given["TIMEOUT"] or "10"),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -24,6 +24,12 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    email_verified_at: Mapped[datetime | None]
+    # Base32 TOTP secret; set only once the user has confirmed a code from their authenticator.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    # The last accepted TOTP time step: a code is good once, even within its 30-second window.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -32,6 +38,19 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return password_matches(self.password_hash, password)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and bool(self.totp_secret)
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the session and the remember cookie: the user and their session row.
+        session_key = getattr(self, "session_key", None)
+        return f"{self.id}:{session_key}" if session_key else str(self.id)
 
 
 class Workspace(db.Model):
@@ -42,6 +61,7 @@ class Workspace(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     default_rpm: Mapped[int | None]
     low_balance_micro: Mapped[int | None] = mapped_column(BigInteger)
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="workspace", cascade="all, delete-orphan")
@@ -76,6 +96,11 @@ class Invitation(db.Model):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted_at: Mapped[datetime | None]
+    # The invite link's token, as a SHA-256 digest; a re-send replaces it, so only the newest link works.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+
+    workspace: Mapped[Workspace] = relationship()
 
 
 class AuditEvent(db.Model):

@@ -32,13 +32,14 @@ htmx_extension = Htmx()
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, dashboard, members, site, workspaces  # noqa: F401  (routes)
+    from . import account, auth, dashboard, members, recovery, site, workspaces  # noqa: F401  (routes)
 
     htmx_extension.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(bp)
     app.url_defaults(inject_workspace_slug)
     app.context_processor(template_context)

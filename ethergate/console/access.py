@@ -59,6 +59,9 @@ def workspace_view(min_role: str = "member"):
             session[LAST_WORKSPACE_KEY] = workspace.slug
             if not role_at_least(member.role, min_role):
                 abort(403)
+            if workspace.require_two_factor and not current_user.two_factor_enabled:
+                from .account import two_factor_required
+                return two_factor_required(workspace)
             return view(*args, **kwargs)
         return wrapper
     return decorator

@@ -60,3 +60,52 @@ class InviteForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=role_select_choices())
+
+
+def new_password_field(label):
+    return PasswordField(label, validators=[
+        DataRequired(_l("Choose a password.")),
+        Length(min=MIN_PASSWORD, max=200, message=_l("Use at least %(count)s characters.", count=MIN_PASSWORD))],
+        description=_l("At least %(count)s characters.", count=MIN_PASSWORD))
+
+
+def current_password_field():
+    return PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your password.")),
+                                                             Length(max=200)])
+
+
+class TwoFactorForm(FlaskForm):
+    code = StringField(_l("Authentication code"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app.")), Length(max=32)],
+        description=_l("The 6-digit code from your authenticator app, or one of your recovery codes."))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), valid_email,
+                                                Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = new_password_field(_l("New password"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = current_password_field()
+    password = new_password_field(_l("New password"))
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField(_l("New email"), validators=[DataRequired(_l("Enter an email address.")), valid_email,
+                                                    Length(max=254)])
+    current = current_password_field()
+
+
+class EnableTwoFactorForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app.")), Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    current = current_password_field()
+    code = StringField(_l("Authentication code"), validators=[
+        DataRequired(_l("Enter the code from your authenticator app.")), Length(max=32)])

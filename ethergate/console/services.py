@@ -13,6 +13,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..accounts import tokens
+from ..accounts.credentials import mark_verified
 from ..accounts.models import Invitation, Membership, User, Workspace
 from ..accounts.passwords import hash_method
 from ..accounts.services import (AccountError, check_role, create_user, create_workspace, find_user,
@@ -54,10 +56,20 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 @atomic
-def sign_up(email: str, password: str) -> tuple[User, list[Workspace]]:
-    """Create the user and let them into every workspace that invited their email; returns both."""
+def sign_up(email: str, password: str, locale: str | None = None,
+            invitation_token: str | None = None) -> tuple[User, list[Workspace]]:
+    """Create the user; returns it and the workspaces joined.
+
+    Signing up from an invite link for the same address proves the address: it counts as verified and
+    every invitation for it is accepted. Otherwise invitations wait until the address is verified.
+    """
     user = create_user(email, password)
+    user.locale = locale
     record_audit("user.created", actor=user, target=user.email, details={"staff": False, "via": "signup"})
+    if invitation_token:
+        invitation = _live_invitation(invitation_token)
+        if invitation is not None and invitation.email == user.email:
+            mark_verified(user)
     joined = accept_invitations(user)
     db.session.commit()
     return user, joined
@@ -72,12 +84,23 @@ def record_sign_in(user: User) -> list[Workspace]:
     return joined
 
 
+@atomic
+def join_invited(user: User) -> list[Workspace]:
+    joined = accept_invitations(user)
+    db.session.commit()
+    return joined
+
+
 def accept_invitations(user: User) -> list[Workspace]:
-    """Turn pending invitations for the user's email into memberships (in the caller's transaction)."""
+    """Turn pending invitations for the user's verified email into memberships (in the caller's transaction)."""
     joined = []
+    if not user.email_verified:
+        return joined
     pending = db.session.scalars(select(Invitation).where(
         Invitation.email == user.email, Invitation.accepted_at.is_(None)).order_by(Invitation.id)).all()
     for invitation in pending:
+        if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+            continue
         invitation.accepted_at = utcnow()
         existing = db.session.scalar(select(Membership).where(
             Membership.user_id == user.id, Membership.workspace_id == invitation.workspace_id))
@@ -139,11 +162,16 @@ def pending_invitations(workspace: Workspace) -> list[Invitation]:
         .order_by(Invitation.created_at, Invitation.id)).all()
 
 
-@atomic
-def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> Invitation:
-    """Invite an email with a role; it joins at sign-up, or at the next sign-in if it has an account.
+class AlreadyInvited(MemberError):
+    pass
 
-    Inviting an email again updates the pending invitation's role.
+
+@atomic
+def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> tuple[Invitation, str]:
+    """Invite an email with a role; returns the invitation and the token of its link (valid 7 days).
+
+    The invitee joins by the link, or at sign-in once their address is verified. Inviting an address
+    with a pending invitation is refused (AlreadyInvited): `resend_invitation` makes a new link on purpose.
     """
     _lock(workspace)
     _require_manager(actor, new_role=check_role(role))
@@ -153,25 +181,104 @@ def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> In
         raise MemberError(_l("%(email)s is already a member of this workspace.", email=email))
     invitation = db.session.scalar(select(Invitation).where(
         Invitation.workspace_id == workspace.id, Invitation.email == email))
+    if invitation is not None and invitation.accepted_at is None and not _expired(invitation):
+        raise AlreadyInvited(_l("%(email)s already has a pending invitation. Use Resend on it to send a new link, "
+                                "or Revoke it to invite with another role.", email=email))
     if invitation is None:
         invitation = Invitation(workspace_id=workspace.id, email=email, role=role)
         db.session.add(invitation)
     invitation.role, invitation.accepted_at = role, None
     invitation.invited_by_id, invitation.created_at = actor.user_id, utcnow()
+    token = _new_link(invitation)
     db.session.flush()
     record_audit("member.invited", actor=actor.user, workspace_id=workspace.id, target=email,
                  details={"role": role, "invitation_id": invitation.id})
     db.session.commit()
+    return invitation, token
+
+
+@atomic
+def resend_invitation(workspace: Workspace, invitation_id: int, actor: Membership) -> tuple[Invitation, str]:
+    """A new link for a pending invitation (the old link stops working), valid 7 days from now."""
+    _lock(workspace)
+    invitation = _pending(workspace, invitation_id)
+    _require_manager(actor, target_role=invitation.role)
+    token = _new_link(invitation)
+    record_audit("invitation.resent", actor=actor.user, workspace_id=workspace.id, target=invitation.email,
+                 details={"role": invitation.role, "invitation_id": invitation.id})
+    db.session.commit()
+    return invitation, token
+
+
+def _new_link(invitation: Invitation) -> str:
+    token, hashed = tokens.new_token()
+    invitation.token_digest, invitation.expires_at = hashed, utcnow() + tokens.INVITATION_LIFETIME
+    return token
+
+
+def _expired(invitation: Invitation) -> bool:
+    return invitation.expires_at is not None and invitation.expires_at <= utcnow()
+
+
+def _pending(workspace: Workspace, invitation_id: int) -> Invitation:
+    invitation = db.session.scalar(select(Invitation).where(
+        Invitation.id == invitation_id, Invitation.workspace_id == workspace.id, Invitation.accepted_at.is_(None)))
+    if invitation is None:
+        raise LookupError(invitation_id)
     return invitation
+
+
+def _live_invitation(token: str) -> Invitation | None:
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_digest == tokens.digest(token or "")))
+    if invitation is None or invitation.accepted_at is not None or _expired(invitation):
+        return None
+    return invitation
+
+
+def invitation_for_link(token: str) -> Invitation:
+    """The pending invitation an invite link names; TokenError("unknown" / "used" / "expired") otherwise."""
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_digest == tokens.digest(token or "")))
+    if invitation is None:
+        raise tokens.TokenError("unknown")
+    if invitation.accepted_at is not None:
+        raise tokens.TokenError("used")
+    if _expired(invitation):
+        raise tokens.TokenError("expired")
+    return invitation
+
+
+@atomic
+def accept_invitation_link(token: str, user: User) -> Workspace:
+    """The signed-in invitee follows their link: the address counts as verified and they join."""
+    invitation = invitation_for_link(token)
+    if invitation.email != user.email:
+        raise MemberError(_l("This invitation is for %(email)s. Sign in with that address to accept it.",
+                             email=invitation.email))
+    mark_verified(user)
+    accept_invitations(user)
+    db.session.commit()
+    return db.session.get(Workspace, invitation.workspace_id)
+
+
+@atomic
+def require_two_factor(workspace: Workspace, required: bool, actor: Membership) -> None:
+    """Owners only; an owner turning it on must use two-factor themself, or they would be locked out."""
+    if actor.role != "owner":
+        raise MemberError(_l("Only an owner can change the two-factor requirement."))
+    if required and not actor.user.two_factor_enabled:
+        raise MemberError(_l("Turn on two-factor authentication for your own account first."))
+    if workspace.require_two_factor == required:
+        return
+    workspace.require_two_factor = required
+    record_audit("workspace.two_factor_required" if required else "workspace.two_factor_optional",
+                 actor=actor.user, workspace_id=workspace.id, target=workspace.slug)
+    db.session.commit()
 
 
 @atomic
 def revoke_invitation(workspace: Workspace, invitation_id: int, actor: Membership) -> Invitation:
     _lock(workspace)
-    invitation = db.session.scalar(select(Invitation).where(
-        Invitation.id == invitation_id, Invitation.workspace_id == workspace.id, Invitation.accepted_at.is_(None)))
-    if invitation is None:
-        raise LookupError(invitation_id)
+    invitation = _pending(workspace, invitation_id)
     _require_manager(actor, target_role=invitation.role)
     db.session.delete(invitation)
     record_audit("invitation.revoked", actor=actor.user, workspace_id=workspace.id, target=invitation.email,

@@ -1,8 +1,14 @@
 """Invitations, roles and removal; the last owner is never lost."""
-import pytest
+import re
 
-from ethergate.accounts.models import AuditEvent, Invitation, Membership
+import pytest
+from sqlalchemy import func
+
+from ethergate.accounts.models import AuditEvent, Invitation, Membership, User
 from ethergate.extensions import db
+from ethergate.mail.models import OutboxMessage
+from ethergate.timeutil import utcnow
+from tests.console.conftest import PASSWORD
 
 
 def role_of(workspace, user):
@@ -15,13 +21,29 @@ def membership_id(workspace, user):
         Membership.workspace_id == workspace.id, Membership.user_id == user.id))
 
 
-def test_invite_then_signup_joins(client, auth, owner):
+INVITE_LINK_RE = re.compile(r'<code id="invite-url">(http[^<]+)</code>')
+
+
+def invite_link(html: str) -> str:
+    match = INVITE_LINK_RE.search(html)
+    assert match, "no invite link shown"
+    return match.group(1)
+
+
+def test_invite_then_signup_by_the_link_joins(client, auth, owner):
     response = client.submit(f"/console/w/{owner.slug}/members/invite", {"email": "New@Example.com", "role": "admin"})
-    assert response.status_code == 303
+    assert response.status_code == 200  # the page itself, with the link to copy: no email was sent
+    page = response.get_data(as_text=True)
+    assert "This instance does not send email" in page and "Invitation sent" not in page
+    link = invite_link(page)
     page = client.get(f"/console/w/{owner.slug}/members").get_data(as_text=True)
     assert "Pending invitations" in page and "new@example.com" in page
+    assert 'id="invite-url"' not in page  # shown once
     auth.logout()
-    auth.signup("new@example.com")
+    landing = client.get(link.removeprefix("http://127.0.0.1:8000")).get_data(as_text=True)
+    assert "Join Acme" in landing and "Create an account with new@example.com" in landing
+    token = link.rsplit("/", 1)[-1]
+    client.submit(f"/signup?invitation={token}", {"email": "new@example.com", "password": PASSWORD}, page="/signup")
     assert "You joined Acme." in client.get("/console/workspaces/new").get_data(as_text=True)
     response = client.get("/console/")
     assert response.headers["Location"] == f"/console/w/{owner.slug}/"
@@ -30,14 +52,28 @@ def test_invite_then_signup_joins(client, auth, owner):
     assert invitation.accepted_at is not None
     member = db.session.scalar(db.select(Membership).where(Membership.workspace_id == owner.workspace.id,
                                                            Membership.role == "admin"))
-    assert member.user.email == "new@example.com"
+    assert member.user.email == "new@example.com" and member.user.email_verified
     actions = [e.action for e in db.session.scalars(db.select(AuditEvent).where(
         AuditEvent.workspace_id == owner.workspace.id))]
     assert "member.invited" in actions and "member.joined" in actions
 
 
+def test_signup_without_the_link_joins_only_once_verified(client, auth, owner):
+    client.submit(f"/console/w/{owner.slug}/members/invite", {"email": "new@example.com", "role": "member"})
+    auth.logout()
+    auth.signup("new@example.com")
+    user = db.session.scalar(db.select(User).where(User.email == "new@example.com"))
+    assert not user.email_verified and role_of(owner.workspace, user) is None
+    body = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.kind == "verify_email")).one().body
+    path = re.search(r"http://127.0.0.1:8000(/verify-email/\S+)", body).group(1)
+    client.submit(path, page=path)
+    assert role_of(owner.workspace, user) == "member"
+
+
 def test_invite_existing_user_joins_on_next_login(client, auth, owner, factories):
     existing = factories.user(email="existing@example.com")
+    existing.email_verified_at = utcnow()
+    db.session.commit()
     client.submit(f"/console/w/{owner.slug}/members/invite", {"email": existing.email, "role": "member"})
     assert role_of(owner.workspace, existing) is None
     auth.logout()
@@ -54,11 +90,28 @@ def test_invite_by_htmx_refreshes_the_members_block(client, owner):
     fragment = response.get_data(as_text=True)
     assert fragment.lstrip().startswith('<div id="members"')
     assert "a@example.com" in fragment and "<html" not in fragment
-    assert "Invitation sent to a@example.com" in fragment  # flash, out-of-band
+    assert "The invitation for a@example.com is ready" in fragment  # flash, out-of-band
+    assert 'id="invite-url"' in fragment
     response = client.htmx_post(f"/console/w/{owner.slug}/members/invite", {"email": owner.email, "role": "member"},
                                 target="members")
     assert response.status_code == 422
     assert "is already a member of this workspace" in response.get_data(as_text=True)
+
+
+def test_inviting_the_same_address_twice_says_so_and_resend_makes_a_new_link(client, owner):
+    first = invite_link(client.submit(f"/console/w/{owner.slug}/members/invite",
+                                      {"email": "a@example.com", "role": "member"}).get_data(as_text=True))
+    again = client.submit(f"/console/w/{owner.slug}/members/invite", {"email": "A@example.com", "role": "admin"})
+    assert again.status_code == 422
+    assert "a@example.com already has a pending invitation" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(func.count()).select_from(Invitation)) == 1
+    invitation = db.session.scalar(db.select(Invitation))
+    assert invitation.role == "member"
+    resent = client.submit(f"/console/w/{owner.slug}/invitations/{invitation.id}/resend")
+    second = invite_link(resent.get_data(as_text=True))
+    assert second != first
+    assert client.get(first.removeprefix("http://127.0.0.1:8000")).status_code == 404  # the old link is dead
+    assert client.get(second.removeprefix("http://127.0.0.1:8000")).status_code == 200
 
 
 def test_revoke_invitation(client, owner):

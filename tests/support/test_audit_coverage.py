@@ -35,6 +35,7 @@ def test_console_key_member_and_credit_actions_are_audited(app, factories):
     [owner] = console.members_of(workspace)
     console.rename_workspace(workspace, "Acme Inc", owner)
     invited = factories.user()
+    invited.email_verified_at = invited.created_at  # invitations join verified addresses only
     console.invite(workspace, invited.email, "member", owner)
     console.record_sign_in(invited)
     joined = next(m for m in console.members_of(workspace) if m.user_id == invited.id)
