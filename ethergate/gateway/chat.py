@@ -17,6 +17,7 @@ from ..usage.recorder import INSERT_LOG, log_values
 from . import bp
 from .context import base_log_fields, parse_json_body, retry_headers, runtime
 from .errors import GatewayError, model_not_found
+from .headers import dropped_params_header
 from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
 from .providers.usage import Usage
 from .relay import Relay
@@ -80,7 +81,8 @@ def chat_completions():
         raise
 
     g.provider = answer.route.provider
-    headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}
+    shown = dropped_params_header(dropped)
+    headers = {"X-Dropped-Params": shown} if shown else {}
     if chat.stream:
         relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
         response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)

@@ -15,6 +15,7 @@ from flask import current_app, g
 
 from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
+from .errors import error_body
 from .providers.adapters import StreamTranslator
 from .providers.sse import DONE, SSEParser, encode_comment, encode_event
 
@@ -34,9 +35,8 @@ class Relay:
         self.stream.close()
 
     def _error_event(self, message: str) -> bytes:
-        error = {"message": message, "type": "api_error", "code": "provider_request_failed",
-                 "provider": self.stream.route.provider, "request_id": g.request_id}
-        return encode_event({"error": error})
+        return encode_event(error_body(message, "api_error", "provider_request_failed",
+                                       provider=self.stream.route.provider, request_id=g.request_id))
 
     def _translate(self, data: bytes):
         # Empty data means the upstream finished: flush a last event that had no blank line after it.
