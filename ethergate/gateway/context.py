@@ -19,7 +19,8 @@ from .headers import make_headers_safe
 from .health import HealthBoard
 from .upstream import Upstream
 
-SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# \Z, not $: "$" would also match before a trailing newline, which a header cannot carry.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
 # Only bodies with a surrogate escape can decode to text that UTF-8 cannot encode.
 LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 # Deep enough for any real tool schema; shallow enough that nothing downstream (json.dumps, estimates) recurses far.
@@ -53,7 +54,7 @@ def retry_headers(seconds: float) -> dict:
 def start_request():
     g.started = time.perf_counter()
     sent = request.headers.get("X-Request-Id", "")
-    g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+    g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else new_request_id()
     g.provider = None
     g.rate = None
     g.logged = False
@@ -139,7 +140,7 @@ def api_error_response(error: HTTPException):
     gateway = GatewayError(error.code or 400, code, message, kind)
     if not hasattr(g, "request_id"):
         sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+        g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else new_request_id()
     response = gateway.response(g.request_id)
     response.headers["X-Request-Id"] = g.request_id
     response.headers["Cache-Control"] = "no-store"

@@ -94,8 +94,8 @@ class Relay:
                 yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
         except Exception as exc:  # noqa: BLE001 (a broken upstream socket surfaces as many exception types)
             if not self.cancelled:
-                self.failure = f"the connection to the provider broke: {type(exc).__name__}"
-                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+                self.failure = f"the connection to the provider broke: {type(exc).__name__}"  # for the log row
+                yield self._error_event(f"{self.stream.route.provider}: the connection to the provider broke")
         finally:
             stream_closed()
             disconnect.stop(watcher)

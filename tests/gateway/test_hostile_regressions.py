@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ethergate.gateway.context import MAX_JSON_DEPTH
+from ethergate.gateway.context import MAX_JSON_DEPTH, SANE_REQUEST_ID
 from ethergate.gateway.headers import MAX_DROPPED_HEADER, dropped_params_header, escape_header_value
 
 from .e2e import say
@@ -86,6 +86,11 @@ def test_x_dropped_params_stops_at_whole_names_within_its_size_limit():
 def test_a_hostile_x_request_id_is_replaced_never_echoed(api, sent):
     seen = api({"model": MODEL, "messages": say("hi")}, request_id=sent.encode().decode("latin-1"))
     assert seen["request_id"].startswith("req_")
+
+
+def test_a_request_id_with_a_trailing_newline_is_not_sane():
+    # Test clients refuse to send one, but a WSGI server may pass it on; "$" used to let it through.
+    assert SANE_REQUEST_ID.match("req-1") and not SANE_REQUEST_ID.match("req-1\n")
 
 
 @pytest.mark.parametrize("where, param", [
