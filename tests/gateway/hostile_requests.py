@@ -6,6 +6,7 @@ up to three documented fields, with wrong types, deep nesting, raw number litera
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ CHAT_NESTED = [
     ("tool_choice", "function", "name"), ("logit_bias", "50256"), ("metadata", "k"),
 ]
 # Upstream faults the fake provider acts out, chosen per request through a directive in the prompt.
-FAULTS = (None, None, None, {"status": 400, "error_message": "Range of input length should be [1, 30720]"},
+FAULTS = ({"status": 400, "error_message": "Range of input length should be [1, 30720]"},
           {"status": 500}, {"status": 503}, {"status": 429, "retry_after": 0}, {"balance_exhausted": True},
           {"drop_after": 0}, {"drop_after": 2, "chunks": 4}, {"no_usage": True}, {"chunks": 3},
           {"status": 401}, {"status": 404})
@@ -106,11 +107,11 @@ def encode(body: object) -> bytes:
 
 @st.composite
 def chat_body(draw) -> object:
-    fault = draw(faults)
+    fault = draw(faults) if draw(rolls[3]) else None
     prompt = "hi" + (f" [[fake:{json.dumps(fault)}]]" if fault else "")
     body: dict = {"model": draw(model_typos if draw(rolls[8]) else models),
                   "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
-    if draw(rolls[3]):
+    if not draw(rolls[3]):  # streams more often than not: their holds settle on more paths
         body["stream"] = True
         if draw(rolls[3]):
             body["stream_options"] = {"include_usage": draw(st.booleans())}
@@ -142,12 +143,18 @@ not_json = st.one_of(st.binary(max_size=64), st.sampled_from(
     (b"", b"null", b"[]", b"1", b'"x"', b"{", b"{}", b'{"model": NaN}', b'{"a":1,"a":2}')))
 
 
+# Strategies are built once: building one per draw costs more than the draw itself.
+chat_bodies = chat_body()
+body_kinds = st.integers(0, 24)
+cuts = st.integers(0, 10 ** 6)
+
+
 @st.composite
 def chat_bytes(draw) -> bytes:
-    body = encode(draw(chat_body()))
-    kind = draw(st.integers(0, 24))
+    body = encode(draw(chat_bodies))
+    kind = draw(body_kinds)
     if kind < 6:
-        return broken_json(body, kind, draw(st.integers(0, 10 ** 6)))
+        return broken_json(body, kind, draw(cuts))
     if kind == 6:
         return draw(not_json)
     return body
@@ -196,8 +203,13 @@ endpoint_names = st.sampled_from([name for name in sorted(ENDPOINTS) for _ in ra
 stray_bodies = st.one_of(st.none(), st.binary(max_size=32))
 
 
+@functools.lru_cache
+def hostile_headers(key: str) -> st.SearchStrategy:
+    return _hostile_headers(key)
+
+
 @st.composite
-def hostile_headers(draw, key: str) -> dict:
+def _hostile_headers(draw, key: str) -> dict:
     auth = f"Bearer {key}"
     if draw(rolls[6]):
         auth = draw(garbled_auth)
