@@ -42,6 +42,15 @@ def spent(gateway_app, funded) -> int:
     return 1_000_000_000_000 - balance
 
 
+def holds_taken(gateway_app, funded) -> int:
+    from sqlalchemy import func, select
+
+    from ethergate.billing.ledger import holds
+    from ethergate.extensions import db
+    with gateway_app.app_context(), db.engine.connect() as conn:
+        return conn.execute(select(func.count()).where(holds.c.workspace_id == funded.workspace_id)).scalar_one()
+
+
 def nested(depth: int) -> object:
     value: object = []
     for _ in range(depth - 1):
@@ -112,6 +121,7 @@ def test_deep_nesting_is_a_400_naming_the_field_before_anything_is_held_or_sent(
     deeper = api(with_deep_array({"model": MODEL, "messages": say("hi"), **where(DEEP)}, 960))
     assert (deeper["status"], deeper["error"]["code"]) == (400, "invalid_request_error")
     assert fake_upstream.requests() == [] and spent(gateway_app, funded) == 0
+    assert holds_taken(gateway_app, funded) == 0
 
 
 def test_nesting_too_deep_for_the_json_parser_is_a_400_too(api, fake_upstream):
