@@ -10,7 +10,7 @@ from ethergate.gateway.context import MAX_JSON_DEPTH, SANE_REQUEST_ID
 from ethergate.gateway.headers import MAX_DROPPED_HEADER, dropped_params_header, escape_header_value
 
 from .e2e import say
-from .inprocess import account, check_answer, funded, gateway_app, stream_events, tracebacks  # noqa: F401
+from .inprocess import account, check_answer, funded, gateway_app, tracebacks  # noqa: F401
 
 MODEL = "deepseek/deepseek-v4-flash"
 
