@@ -201,8 +201,8 @@ ERRORS = (
      "The upstream provider ({provider}) is rate limiting EtherGate for {model}. This is not your key's limit; "
      "retry after 2 s."),
     (502, "provider_request_failed", "api_error", None, "{provider}",
-     "The upstream provider failed for {model} ({provider}: upstream returned HTTP 503). Retry later; support "
-     "can trace this request by its ID."),
+     "The upstream provider failed for {model} (unavailable right now: {model}). Retry later; support can "
+     "trace this request by its ID."),
     (503, "model_not_ready", "api_error", "model", None,
      "{model} is not ready: provider {provider} is not configured: {setting} is not set."),
     (503, "rate_limiter_unavailable", "api_error", None, None,

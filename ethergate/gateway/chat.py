@@ -17,6 +17,7 @@ from . import bp
 from .context import parse_json_body, retry_headers, runtime
 from .errors import GatewayError, model_not_found
 from .metering import Billing
+from .headers import dropped_params_header
 from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
 from .relay import Relay
 from .routing_errors import error_for_failures
@@ -79,7 +80,8 @@ def chat_completions():
         raise
 
     g.provider = answer.route.provider
-    headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}
+    shown = dropped_params_header(dropped)
+    headers = {"X-Dropped-Params": shown} if shown else {}
     if chat.stream:
         try:
             relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)

@@ -14,13 +14,18 @@ from ..keys.auth import authenticate, touch_last_used
 from ..limits.limiter import LimiterUnavailable, get_limiter
 from ..usage.recorder import log_values, record_request
 from . import bp
-from .errors import GatewayError, invalid_api_key
+from .errors import GatewayError, invalid_api_key, invalid_request
+from .headers import make_headers_safe
 from .health import HealthBoard
 from .upstream import Upstream
 
-SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# \Z, not $: "$" would also match before a trailing newline, which a header cannot carry.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
 # Only bodies with a surrogate escape can decode to text that UTF-8 cannot encode.
 LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Deep enough for any real tool schema; shallow enough that nothing downstream (json.dumps, estimates) recurses far.
+MAX_JSON_DEPTH = 64
+MAX_PARAM_CHARS = 200
 
 
 def new_request_id() -> str:
@@ -49,7 +54,7 @@ def retry_headers(seconds: float) -> dict:
 def start_request():
     g.started = time.perf_counter()
     sent = request.headers.get("X-Request-Id", "")
-    g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+    g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else new_request_id()
     g.provider = None
     g.rate = None
     g.logged = False
@@ -84,6 +89,7 @@ def add_headers(response):
         for name, value in rate_limit_headers(g.rate).items():
             response.headers[name] = value
     response.headers["Cache-Control"] = "no-store"
+    make_headers_safe(response.headers)
     if not g.get("logged") and not response.is_streamed:
         write_log(status_code=response.status_code)
     return response
@@ -134,7 +140,7 @@ def api_error_response(error: HTTPException):
     gateway = GatewayError(error.code or 400, code, message, kind)
     if not hasattr(g, "request_id"):
         sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+        g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else new_request_id()
     response = gateway.response(g.request_id)
     response.headers["X-Request-Id"] = g.request_id
     response.headers["Cache-Control"] = "no-store"
@@ -161,11 +167,18 @@ def read_body() -> bytes:
 
 
 def parse_json_body() -> object:
+    """The request body as JSON, refused with a 400 when it is not JSON, not UTF-8, or nested too deeply."""
     raw = read_body()
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise GatewayError(400, "invalid_json", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise too_deep(None) from None
+    except ValueError as exc:
+        detail = ": a number has more digits than any real value needs" if "integer string" in str(exc) else ""
+        raise GatewayError(400, "invalid_json", f"The request body is not valid JSON{detail}.") from None
+    deep = deepest_path(body)
+    if deep is not None:
+        raise too_deep(deep)
     if LONE_SURROGATE.search(raw):
         try:
             json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -173,6 +186,43 @@ def parse_json_body() -> object:
             raise GatewayError(400, "invalid_json", "The request body is not valid JSON: it contains an "
                                                     "unpaired UTF-16 surrogate escape (\\ud800-\\udfff).") from None
     return body
+
+
+def deepest_path(body: object) -> str | None:
+    """The JSON path of the first object or array nested more than MAX_JSON_DEPTH levels deep, or None."""
+    # Each entry keeps (parent entry, key) rather than a path string: paths are built only for the answer.
+    stack: list[tuple[object, int, tuple | None]] = [(body, 1, None)]
+    while stack:
+        value, depth, trail = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return _path(trail)
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        stack.extend((item, depth + 1, (trail, key)) for key, item in items if isinstance(item, (dict, list)))
+    return None
+
+
+def _path(trail: tuple | None) -> str:
+    keys = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else key)
+        if len(path) > MAX_PARAM_CHARS:
+            break
+    return path[:MAX_PARAM_CHARS]
+
+
+def too_deep(path: str | None) -> GatewayError:
+    where = f"'{path}' is" if path else "the request body is"
+    return invalid_request(f"Invalid request: {where} nested more than {MAX_JSON_DEPTH} levels deep; "
+                           "flatten the structure.", path)
 
 
 def _reject_constant(name: str):

@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 from flask import Response
 
 
+def error_body(message: str, type_: str, code: str, param: str | None = None, provider: str | None = None,
+               request_id: str | None = None) -> dict:
+    """The one error envelope, for JSON bodies and stream error events alike: OpenAI's four keys, then ours."""
+    error = {"message": message, "type": type_, "param": param, "code": code}
+    if provider:
+        error["provider"] = provider
+    if request_id:
+        error["request_id"] = request_id
+    return {"error": error}
+
+
 @dataclass
 class GatewayError(Exception):
     status: int
@@ -18,12 +29,7 @@ class GatewayError(Exception):
     headers: dict = field(default_factory=dict)
 
     def body(self, request_id: str | None) -> dict:
-        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
-        if self.provider:
-            error["provider"] = self.provider
-        if request_id:
-            error["request_id"] = request_id
-        return {"error": error}
+        return error_body(self.message, self.type, self.code, self.param, self.provider, request_id)
 
     def response(self, request_id: str | None) -> Response:
         response = Response(json.dumps(self.body(request_id), ensure_ascii=False), status=self.status,

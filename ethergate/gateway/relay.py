@@ -16,6 +16,7 @@ from flask import current_app, g
 
 from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
+from .errors import error_body
 from .providers.adapters import StreamTranslator
 from .providers.sse import DONE, SSEParser, encode_comment, encode_event
 
@@ -39,9 +40,8 @@ class Relay:
         self.stream.close()
 
     def _error_event(self, message: str) -> bytes:
-        error = {"message": message, "type": "api_error", "code": "provider_request_failed",
-                 "provider": self.stream.route.provider, "request_id": g.request_id}
-        return encode_event({"error": error})
+        return encode_event(error_body(message, "api_error", "provider_request_failed",
+                                       provider=self.stream.route.provider, request_id=g.request_id))
 
     def _translate(self, data: bytes):
         # Empty data means the upstream finished: flush a last event that had no blank line after it.
@@ -115,8 +115,8 @@ class Relay:
                 yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
         except Exception as exc:  # noqa: BLE001 (a broken upstream socket surfaces as many exception types)
             if not self.cancelled:
-                self.failure = f"the connection to the provider broke: {type(exc).__name__}"
-                yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
+                self.failure = f"the connection to the provider broke: {type(exc).__name__}"  # for the log row
+                yield self._error_event(f"{self.stream.route.provider}: the connection to the provider broke")
         finally:
             stream_closed()
             disconnect.stop(watcher)

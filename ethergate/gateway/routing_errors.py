@@ -21,9 +21,9 @@ def error_for_failures(failed: AllRoutesFailed, model_id: str) -> GatewayError:
     providers = sorted({f.provider for f in failures})
     named = ", ".join(providers)
     if last.kind == "bad_request":
-        return GatewayError(400, last.provider_code or "invalid_request_error",
-                            f"{last.provider} rejected the request: {last.message}", "invalid_request_error",
-                            provider=last.provider)
+        # The provider's words help the caller fix the request; its own code is not one of ours.
+        return GatewayError(400, "invalid_request_error", f"{last.provider} rejected the request: {last.message}",
+                            "invalid_request_error", provider=last.provider)
     if all(f.kind == "rate_limited" for f in failures):
         waits = [f.retry_after for f in failures if f.retry_after]
         wait = min(waits) if waits else 1.0
@@ -32,14 +32,27 @@ def error_for_failures(failed: AllRoutesFailed, model_id: str) -> GatewayError:
                             f"The upstream provider ({named}) is rate limiting EtherGate for {model_id}. "
                             f"This is not your key's limit; retry after {max(int(wait), 1)} s.",
                             "rate_limit_error", provider=last.provider, headers=retry_headers(wait))
-    reasons = "; ".join(f"{f.provider}: {describe(f)}" for f in failures)
-    return provider_failed(f"The upstream provider failed for {model_id} ({reasons}). "
+    return provider_failed(f"The upstream provider failed for {model_id} ({describe_routes(failed)}). "
                            "Retry later; support can trace this request by its ID.", last.provider)
 
 
-def describe(failure) -> str:
-    if failure.kind == "balance":
-        return "the platform's provider account is out of balance (not your credits; operators are notified)"
-    if failure.kind == "auth":
-        return "the platform's provider key was refused (an operator problem, not your key)"
-    return failure.public_message if failure.kind in ("server", "not_found") else failure.message
+REASONS = {
+    "balance": "the platform's provider account is out of balance (not your credits; operators are notified)",
+    "auth": "the platform's provider key was refused (an operator problem, not your key)",
+    "not_found": "the provider does not know the model (an operator problem)",
+    "rate_limited": "rate limiting the platform",
+    "timeout": "no answer in time",
+    "network": "could not be reached",
+    "server": "unavailable right now",
+}
+
+
+def describe_routes(failed: AllRoutesFailed) -> str:
+    """Each reason once, followed by the routes (provider/upstream model) it applies to."""
+    routes: dict[str, list[str]] = {}
+    for attempt, failure in zip(failed.attempts, failed.failures):
+        reason = REASONS.get(failure.kind, "unavailable right now")
+        route = f"{attempt.provider}/{attempt.upstream_model}"
+        if route not in routes.setdefault(reason, []):
+            routes[reason].append(route)
+    return "; ".join(f"{reason}: {', '.join(names)}" for reason, names in routes.items())
