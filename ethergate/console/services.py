@@ -56,6 +56,7 @@ def authenticate(email: str, password: str) -> User | None:
 def sign_up(email: str, password: str) -> tuple[User, list[Workspace]]:
     """Create the user and let them into every workspace that invited their email; returns both."""
     user = create_user(email, password)
+    user.last_login_at = utcnow()  # signing up signs in: support must not read "never signed in"
     record_audit("user.created", actor=user, target=user.email, details={"staff": False, "via": "signup"})
     joined = accept_invitations(user)
     db.session.commit()
@@ -124,6 +125,24 @@ def rename_workspace(workspace: Workspace, name: str, actor: Membership) -> None
     record_audit("workspace.renamed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
                  details={"from": old, "to": name})
     db.session.commit()
+
+
+def set_workspace_limits(workspace: Workspace, low_balance_micro: int | None, default_rpm: int | None,
+                         actor: Membership) -> bool:
+    """Owners and admins set the low-balance threshold and the keys' default rate; None means the default."""
+    _require_manager(actor)
+    changes = {}
+    for field, value in (("low_balance_micro", low_balance_micro), ("default_rpm", default_rpm)):
+        if getattr(workspace, field) != value:
+            changes[field] = [getattr(workspace, field), value]
+            setattr(workspace, field, value)
+    if not changes:
+        db.session.rollback()
+        return False
+    record_audit("workspace.limits_changed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
+                 details={"changes": changes})
+    db.session.commit()
+    return True
 
 
 def members_of(workspace: Workspace) -> list[Membership]:

@@ -27,9 +27,14 @@ from .validation import apply_model_policy, validate_chat_request
 
 @bp.post("/chat/completions")
 def chat_completions():
-    chat = validate_chat_request(parse_json_body())
-    key = g.api_key
+    body = parse_json_body()
     snapshot = get_snapshot()
+    if isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"].strip():
+        # A request refused before routing (bad field, 402, 403, 429 on tokens) still logs the model it named.
+        named = snapshot.resolve(body["model"].strip())
+        g.log["model_id"] = named.id if named else body["model"].strip()[:128]
+    chat = validate_chat_request(body)
+    key = g.api_key
     model = snapshot.resolve(chat.model)
     if model is None:
         raise model_not_found(chat.model)
