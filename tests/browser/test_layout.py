@@ -57,11 +57,12 @@ COST_IN_VIEW = """() => {
   return bad;
 }"""
 # Cells whose text is cut off (content wider than the cell box while the cell hides overflow).
-CLIPPED = """() => [...document.querySelectorAll('main table td, main table th, .stat-value')]
-  .filter(el => el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible')
+CLIPPED = """() => [...document.querySelectorAll('main table td, main table th, main .stat-value')]
+  .filter(el => el.scrollWidth > el.clientWidth + 1 &&
+                (el.matches('.stat-value') || getComputedStyle(el).overflow !== 'visible'))
   .map(el => el.textContent.trim().slice(0, 30))"""
 TABLES_SCROLLING = """() => [...document.querySelectorAll('main .table-wrap')]
-  .filter(wrap => wrap.offsetParent !== null && wrap.scrollWidth > wrap.clientWidth + 1)
+  .filter(wrap => wrap.checkVisibility() && wrap.scrollWidth > wrap.clientWidth + 1)
   .map(wrap => (wrap.querySelector('table') || wrap).id || wrap.className)"""
 
 
