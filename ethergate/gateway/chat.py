@@ -29,10 +29,12 @@ from .validation import apply_model_policy, validate_chat_request
 def chat_completions():
     body = parse_json_body()
     snapshot = get_snapshot()
-    if isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"].strip():
-        # A request refused before routing (bad field, 402, 403, 429 on tokens) still logs the model it named.
-        named = snapshot.resolve(body["model"].strip())
-        g.log["model_id"] = named.id if named else body["model"].strip()[:128]
+    named = snapshot.resolve(body["model"].strip()) if isinstance(body, dict) and isinstance(body.get("model"), str) \
+        else None
+    if named is not None:
+        # Refused before routing (bad field, 402, 403, 429 on tokens), a request still logs the catalog model it
+        # named; an unknown name is not logged as a model, so clients cannot mint metric labels.
+        g.log["model_id"] = named.id
     chat = validate_chat_request(body)
     key = g.api_key
     model = snapshot.resolve(chat.model)
