@@ -121,14 +121,16 @@ def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_ke
 
 @admin.command("create-code")
 @click.argument("amount")
-@click.option("--note", default=None, help="What the code is for (shown to staff, not to the redeemer).")
+@click.option("--note", default=None, help="Why and for whom the code was made (staff only, never shown to the redeemer).")
+@click.option("--description", default=None, help="What the redeemer's ledger entry and CSV say, e.g. 'Webinar credits'.")
 @click.option("--expires-in-days", type=click.IntRange(min=1), default=None, help="Days until the code expires.")
-def create_code(amount: str, note: str | None, expires_in_days: int | None) -> None:
+def create_code(amount: str, note: str | None, description: str | None, expires_in_days: int | None) -> None:
     """Print a new redemption code; it is shown this once and only its digest is stored."""
     micro = amount_argument(amount)
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        _code, plaintext = topups.create_code(micro, note=note, expires_at=expires_at, actor_label="cli")
+        _code, plaintext = topups.create_code(micro, note=note, description=description, expires_at=expires_at,
+                                              actor_label="cli")
     except topups.TopupError as exc:
         fail(str(exc))
     click.echo(plaintext)

@@ -159,6 +159,8 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["STRIPE_WEBHOOK_SECRET"] = get("ETHERGATE_STRIPE_WEBHOOK_SECRET")
     stripe_base = get("ETHERGATE_STRIPE_API_BASE")
     cfg["STRIPE_API_BASE"] = parse_http_url("ETHERGATE_STRIPE_API_BASE", stripe_base) if stripe_base else None
+    # What the Credits page tells customers about getting credits, e.g. whom to ask for a code or an invoice.
+    cfg["CREDITS_CONTACT"] = (get("ETHERGATE_CREDITS_CONTACT") or "").strip()[:1000] or None
     cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
     cfg.update(load_smtp_settings(get))
     return cfg

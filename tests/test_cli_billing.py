@@ -128,3 +128,13 @@ def test_unknown_code_is_refused(flask_cli, slug):
         result = flask_cli("admin", "redeem-code", slug, code)
         assert result.returncode != 0 and "not valid" in result.stderr
     assert flask_cli("admin", "balance", slug).stdout.strip() == "0.00"
+
+
+def test_a_codes_staff_note_stays_with_staff_and_its_description_reaches_the_ledger(flask_cli, slug):
+    quiet = flask_cli("admin", "create-code", "1", "--note", "for ACME, deal 77 (internal)").stdout.strip()
+    told = flask_cli("admin", "create-code", "2", "--note", "webinar list B", "--description", "Webinar credits")
+    assert told.returncode == 0, told.stderr
+    for code in (quiet, told.stdout.strip()):
+        assert flask_cli("admin", "redeem-code", slug, code).returncode == 0
+    notes = [row["note"] for row in ledger_tsv(flask_cli, slug) if row["kind"] == "redemption"]
+    assert notes == ["Webinar credits", ""]

@@ -21,7 +21,7 @@ from ..console.nav import NavItem, add_console_item
 from ..console.rendering import render
 from ..extensions import db
 from ..i18n import format_money
-from .models import AuditEvent, Workspace
+from .models import AuditEvent, Membership, User, Workspace
 
 PER_PAGE = 50
 EVERY_WORKSPACE = object()
@@ -29,6 +29,7 @@ EVERY_WORKSPACE = object()
 ACTIONS = {
     "workspace.created": _l("Workspace created"),
     "workspace.renamed": _l("Workspace renamed"),
+    "workspace.limits_changed": _l("Workspace limits changed"),
     "member.invited": _l("Member invited"),
     "invitation.revoked": _l("Invitation revoked"),
     "member.joined": _l("Member joined"),
@@ -106,6 +107,8 @@ def summary(event: AuditEvent) -> str:
         return " · ".join(parts)
     if action == "workspace.renamed":
         return _("from “%(old)s” to “%(new)s”", old=details.get("from", ""), new=details.get("to", ""))
+    if action == "workspace.limits_changed":
+        return _("changed: %(fields)s", fields=", ".join(sorted(details.get("changes") or {})))
     if action == "member.role_changed":
         return f"{role_label(details.get('from', ''))} → {role_label(details.get('to', ''))}"
     if action in ("member.invited", "member.joined", "invitation.revoked") and details.get("role"):
@@ -146,9 +149,12 @@ def page_number() -> int:
 @bp.get("/audit", endpoint="index")
 @workspace_view()
 def index():
-    # Owners only; other roles get the 404 of a page that is not there, as the nav hides it from them too.
+    # Owners only; anyone else who follows a link here is told so, and who the owners are.
     if g.membership.role != "owner":
-        abort(404)
+        owners = db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
+            Membership.workspace_id == g.workspace.id, Membership.role == "owner").order_by(User.email)).all()
+        db.session.commit()
+        return render("audit/index.html", status=403, owners_only=True, owners=owners)
     action = request.args.get("action", "").strip()[:64] or None
     audit = audit_page(g.workspace.id, action=action, page=page_number())
     return render("audit/index.html", audit=audit, summary=summary, action_label=action_label,

@@ -91,7 +91,8 @@ class RedemptionCode(db.Model):
     prefix: Mapped[str] = mapped_column(String(16))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     amount_micro: Mapped[int] = mapped_column(BigInteger)
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)            # staff only: why and for whom
+    description: Mapped[str | None] = mapped_column(Text)     # what the redeemer's ledger entry says
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]

@@ -107,8 +107,12 @@ def digest_code(canonical: str) -> str:
 
 
 def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
-                expires_at: datetime | None = None, actor_label: str | None = None) -> tuple[RedemptionCode, str]:
-    """A new code worth `amount_micro`; the plaintext is returned once and only its digest is kept."""
+                expires_at: datetime | None = None, actor_label: str | None = None,
+                description: str | None = None) -> tuple[RedemptionCode, str]:
+    """A new code worth `amount_micro`; the plaintext is returned once and only its digest is kept.
+
+    `note` stays with staff (audit log, support pages); `description` is the redeemer's ledger note.
+    """
     if amount_micro <= 0:
         raise InvalidAmount("a redemption code must be worth a positive amount")
     if expires_at is not None and expires_at <= utcnow():
@@ -117,11 +121,13 @@ def create_code(amount_micro: int, note: str | None = None, created_by: User | N
     plaintext = normalize_code(raw)
     code = RedemptionCode(prefix=plaintext[:CODE_PREFIX_CHARS], digest=digest_code(plaintext),
                           amount_micro=amount_micro, note=(note or "").strip() or None,
+                          description=(description or "").strip() or None,
                           created_by_id=created_by.id if created_by else None, created_at=utcnow(),
                           expires_at=expires_at)
     db.session.add(code)
     record_audit("code.created", actor=created_by, actor_label=actor_label or (None if created_by else "system"),
-                 target=code.prefix, details={"amount_micro": amount_micro, "note": code.note})
+                 target=code.prefix, details={"amount_micro": amount_micro, "note": code.note,
+                                              "description": code.description})
     db.session.commit()
     return code, plaintext
 
@@ -140,11 +146,11 @@ def redeem_code(workspace_id: int, plaintext: str, user: User | None = None,
             .where(codes.c.digest == digest, codes.c.redeemed_at.is_(None),
                    codes.c.expires_at.is_(None) | (codes.c.expires_at > now))
             .values(redeemed_at=now, redeemed_workspace_id=workspace_id, redeemed_by_id=user_id)
-            .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.note)).first()
+            .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.description)).first()
         if claimed is None:
             raise _why_not_redeemable(conn, digest, workspace_id)
         entry = _post(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
-                      idempotency_key=f"code:{claimed.id}", note=claimed.note, actor_user_id=user_id,
+                      idempotency_key=f"code:{claimed.id}", note=claimed.description, actor_user_id=user_id,
                       actor_label=user.email if user else actor_label, created_at=now)
         record_audit("code.redeemed", actor=user, actor_label=actor_label, workspace_id=workspace_id,
                      target=claimed.prefix,

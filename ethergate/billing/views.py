@@ -116,7 +116,8 @@ def _context(redeem_form: RedeemForm | None = None, checkout_form: CheckoutForm 
             "ledger": ledger_page(g.workspace.id, request.args.get("page", 1, type=int)),
             "redeem_form": redeem_form or RedeemForm(formdata=None),
             "checkout_form": checkout_form or CheckoutForm(formdata=None),
-            "payments_enabled": topups.payment_provider(current_app) is not None, **extra}
+            "payments_enabled": topups.payment_provider(current_app) is not None,
+            "credits_contact": current_app.config.get("CREDITS_CONTACT"), **extra}
 
 
 def _user():

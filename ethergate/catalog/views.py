@@ -13,9 +13,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..billing.pricing import in_window
 from ..console.rendering import render
 from ..console.snippets import LANGUAGES, snippets
 from ..i18n import format_number
+from ..timeutil import utcnow
 from ..usage import charts
 from .readiness import model_readiness, provider_readiness
 from .signals import MIN_GENERATION_MS, SAMPLE_LIMIT, signals_for
@@ -43,9 +45,11 @@ class ModelRow:
     provider_name: str
     ready: bool
     reason: str | None
-    headline: PriceRow | None       # the price a reader compares: base, else the lowest tier
+    headline: PriceRow | None       # the price that applies now: a time window's, else base or lowest tier
     tiered: bool
     windowed: bool
+    window_now: PriceRow | None = None      # the time window in force now, if any
+    windows: tuple[PriceRow, ...] = ()
 
 
 def headline_price(model: ModelInfo) -> PriceRow | None:
@@ -62,11 +66,19 @@ def windows_of(model: ModelInfo) -> list[PriceRow]:
     return sorted((r for r in model.prices if r.kind == "window"), key=lambda r: (r.window_start or "", r.window_end or ""))
 
 
-def model_row(model: ModelInfo, snapshot) -> ModelRow:
+def window_now(model: ModelInfo, at) -> PriceRow | None:
+    """The time window whose prices apply at `at` (naive UTC); overlaps resolve as billing does, dearer first."""
+    matching = [row for row in windows_of(model) if in_window(row, at, model.id)]
+    return max(matching, key=lambda r: (r.output_micro, r.input_micro, r.cached_input_micro)) if matching else None
+
+
+def model_row(model: ModelInfo, snapshot, at=None) -> ModelRow:
     ready, reason = model_readiness(model, current_app.config)
     provider = snapshot.providers.get(model.provider)
-    return ModelRow(model, provider.name if provider else model.provider, ready, reason, headline_price(model),
-                    bool(tiers_of(model)), bool(windows_of(model)))
+    windows = windows_of(model)
+    active = window_now(model, at or utcnow()) if windows else None
+    return ModelRow(model, provider.name if provider else model.provider, ready, reason,
+                    active or headline_price(model), bool(tiers_of(model)), bool(windows), active, tuple(windows))
 
 
 def matches(row: ModelRow, query: str, provider: str | None, capability: str | None) -> bool:
@@ -94,13 +106,14 @@ def index():
     query = (request.args.get("q") or "").strip()[:100]
     provider = request.args.get("provider") or None
     capability = request.args.get("capability") or None
-    rows = [model_row(m, snapshot) for m in sorted(snapshot.models.values(), key=lambda m: m.id)]
+    now = utcnow()
+    rows = [model_row(m, snapshot, now) for m in sorted(snapshot.models.values(), key=lambda m: m.id)]
     shown = [row for row in rows if matches(row, query, provider, capability)]
     capabilities = sorted({c for m in snapshot.models.values() for c in m.capabilities})
     return render("catalog/index.html", rows=shown, total=len(rows), query=query, provider=provider,
                   capability=capability, providers=sorted(snapshot.providers.values(), key=lambda p: p.name),
                   capabilities=capabilities, capability_label=capability_label,
-                  currency=current_app.config["CURRENCY"], compact_tokens=_compact_tokens())
+                  currency=current_app.config["CURRENCY"], compact_tokens=_compact_tokens(), now=now)
 
 
 def _compact_tokens():

@@ -12,7 +12,8 @@ Building a console page on top of this (keys, credits, usage, ...):
   small self-targeting widgets live in templates/components/ and come back via `render_component()`;
 * responses that change the session or need a real reload use `htmx.redirect()` / `htmx.refresh()`;
 * forms are Flask-WTF forms rendered with templates/_macros/forms.html; CSRF is automatic;
-* strings are marked for translation (see ethergate.i18n); money uses the `money` template filter;
+* strings are marked for translation (see ethergate.i18n); money uses the `money` template filter
+  (`money_exact` in receipts and the ledger), times the `when` filter (see console.formats);
 * the nav entry is in `nav.CONSOLE_NAV` and appears once the endpoint exists;
 * tests use the fixtures of tests/console/conftest.py: `client` (its `submit()` and `htmx_post()`
   send the CSRF token read from a page), `auth` (signup/login/logout), `owner`, `join`.
@@ -24,7 +25,7 @@ from flask_login import current_user
 from htmx_flask import Htmx
 
 from ..extensions import login_manager
-from . import htmx, nav
+from . import formats, htmx, nav
 from .access import can, inject_workspace_slug
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     from . import account, auth, dashboard, members, recovery, site, workspaces  # noqa: F401  (routes)
 
     htmx_extension.init_app(app)
+    formats.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.register_blueprint(site.bp)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..accounts.services import MIN_PASSWORD, AccountError, normalize_email
+from ..billing.forms import typed_amount
+from ..money import AmountError, parse_amount
 
 ROLE_CHOICES = [("member", _l("Member")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
 
@@ -109,3 +111,23 @@ class DisableTwoFactorForm(FlaskForm):
     current = current_password_field()
     code = StringField(_l("Authentication code"), validators=[
         DataRequired(_l("Enter the code from your authenticator app.")), Length(max=32)])
+MAX_DEFAULT_RPM = 100_000
+
+
+class WorkspaceLimitsForm(FlaskForm):
+    """The low-balance warning threshold and the rate limit of keys that set none; empty means the default."""
+    low_balance = StringField(_l("Warn when available credit is below"), validators=[Optional(), Length(max=24)])
+    default_rpm = IntegerField(_l("Default requests per minute for keys"), validators=[
+        Optional(), NumberRange(min=1, max=MAX_DEFAULT_RPM,
+                                message=_l("Between 1 and %(max)s requests per minute.", max=MAX_DEFAULT_RPM))])
+
+    low_balance_micro: int | None = None
+
+    def validate_low_balance(self, field) -> None:
+        if not (field.data or "").strip():
+            self.low_balance_micro = None
+            return
+        try:
+            self.low_balance_micro = parse_amount(typed_amount(field.data), allow_zero=True)
+        except AmountError:
+            raise ValidationError(_l("Enter an amount such as 5 or 12.50 (0 turns the warning off).")) from None

@@ -65,6 +65,7 @@ def sign_up(email: str, password: str, locale: str | None = None,
     """
     user = create_user(email, password)
     user.locale = locale
+    user.last_login_at = utcnow()  # signing up signs in: support must not read "never signed in"
     record_audit("user.created", actor=user, target=user.email, details={"staff": False, "via": "signup"})
     if invitation_token:
         invitation = _live_invitation(invitation_token)
@@ -148,6 +149,24 @@ def rename_workspace(workspace: Workspace, name: str, actor: Membership) -> None
     record_audit("workspace.renamed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
                  details={"from": old, "to": name})
     db.session.commit()
+
+
+def set_workspace_limits(workspace: Workspace, low_balance_micro: int | None, default_rpm: int | None,
+                         actor: Membership) -> bool:
+    """Owners and admins set the low-balance threshold and the keys' default rate; None means the default."""
+    _require_manager(actor)
+    changes = {}
+    for field, value in (("low_balance_micro", low_balance_micro), ("default_rpm", default_rpm)):
+        if getattr(workspace, field) != value:
+            changes[field] = [getattr(workspace, field), value]
+            setattr(workspace, field, value)
+    if not changes:
+        db.session.rollback()
+        return False
+    record_audit("workspace.limits_changed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
+                 details={"changes": changes})
+    db.session.commit()
+    return True
 
 
 def members_of(workspace: Workspace) -> list[Membership]:

@@ -1,16 +1,18 @@
 """Choosing, creating and renaming workspaces."""
 from __future__ import annotations
 
-from flask import flash, g, session, url_for
+from flask import current_app, flash, g, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.services import membership, workspace_by_slug
 from . import bp, htmx
 from .access import LAST_WORKSPACE_KEY, workspace_view
-from .forms import WorkspaceForm
+from ..money import format_plain
+from .dashboard import DEFAULT_LOW_BALANCE_MICRO
+from .forms import WorkspaceForm, WorkspaceLimitsForm
 from .rendering import render, render_component
-from .services import MemberError, new_workspace, rename_workspace, workspaces_of
+from .services import MemberError, new_workspace, rename_workspace, set_workspace_limits, workspaces_of
 
 
 @bp.get("/")
@@ -23,6 +25,8 @@ def index():
     mine = workspaces_of(current_user)
     if mine:
         return htmx.redirect(url_for("console.dashboard", slug=mine[0][0].slug))
+    if current_user.is_staff and "support.index" in current_app.view_functions:
+        return htmx.redirect(url_for("support.index"))  # staff work from the support console
     return htmx.redirect(url_for("console.new_workspace"))
 
 
@@ -47,7 +51,46 @@ def new_workspace_page():
 @bp.get("/w/<slug>/settings")
 @workspace_view()
 def settings():
-    return render("console/settings.html", form=WorkspaceForm(obj=g.workspace))
+    return render("console/settings.html", form=WorkspaceForm(obj=g.workspace), limits_form=limits_form(),
+                  **_limits_context())
+
+
+def limits_form(formdata=None) -> WorkspaceLimitsForm:
+    workspace = g.workspace
+    form = WorkspaceLimitsForm(formdata=formdata)
+    if formdata is None:
+        form.low_balance.data = format_plain(workspace.low_balance_micro) if workspace.low_balance_micro is not None \
+            else ""
+        form.default_rpm.data = workspace.default_rpm
+    return form
+
+
+def _limits_context() -> dict:
+    return {"default_low_balance_micro": DEFAULT_LOW_BALANCE_MICRO, "instance_rpm": current_app.config["DEFAULT_RPM"]}
+
+
+@bp.post("/w/<slug>/settings/limits")
+@workspace_view(min_role="admin")
+def limits():
+    """Self-targeting component: the limits form again, saved or with its errors."""
+    form = limits_form(request.form)
+    saved = False
+    if form.validate_on_submit():
+        try:
+            set_workspace_limits(g.workspace, form.low_balance_micro, form.default_rpm.data, g.membership)
+        except MemberError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            saved = True
+    status = 200 if saved else 422
+    if not htmx.is_fragment_request():
+        if saved:
+            flash(_("Limits saved."), "success")
+            return htmx.redirect(url_for("console.settings"))
+        return render("console/settings.html", status=status, form=WorkspaceForm(obj=g.workspace), limits_form=form,
+                      **_limits_context())
+    return render_component("components/workspace_limits.html", status=status, limits_form=form, saved=saved,
+                            **_limits_context())
 
 
 @bp.post("/w/<slug>/settings/name")
@@ -67,5 +110,5 @@ def rename():
         status = 422
     if not htmx.is_fragment_request():
         return htmx.redirect(url_for("console.settings")) if status == 200 else \
-            render("console/settings.html", status=status, form=form)
+            render("console/settings.html", status=status, form=form, limits_form=limits_form(), **_limits_context())
     return render_component("components/workspace_name.html", status=status, form=form, renamed=status == 200)

@@ -1,4 +1,5 @@
-"""The docs' table of contents: slug, title and template of every page, in reading order."""
+"""The docs' table of contents: slug, title and template of every customer page in reading order, and the
+operators' pages apart."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,6 @@ PAGES: tuple[DocPage, ...] = (
     DocPage("tools", _l("Tool calling"), _l("Let the model call your functions."), "docs/tools.html"),
     DocPage("billing", _l("Credits and billing"), _l("Holds, debits, prices and where to see them."),
             "docs/billing.html"),
-    DocPage("provider-keys", _l("Provider keys"), _l("For operators: the upstream keys the gateway uses."),
-            "docs/provider_keys.html"),
     DocPage("agent-tools", _l("Agent tools"), _l("QClaw, OpenClaw and Hermes with one command."),
             "docs/agent_tools.html"),
     DocPage("going-live", _l("Going-live checklist"), _l("What to check before real users send traffic."),
@@ -34,4 +33,9 @@ PAGES: tuple[DocPage, ...] = (
     DocPage("benchmarks", _l("Benchmark methodology"), _l("What the model pages' signals measure, and what not."),
             "docs/benchmarks.html"),
 )
-BY_SLUG = {page.slug: page for page in PAGES}
+# For whoever runs an EtherGate instance, not for its customers: outside the reading order, listed apart.
+OPERATOR_PAGES: tuple[DocPage, ...] = (
+    DocPage("provider-keys", _l("Provider keys"), _l("For operators: the upstream keys the gateway uses."),
+            "docs/provider_keys.html"),
+)
+BY_SLUG = {page.slug: page for page in PAGES + OPERATOR_PAGES}

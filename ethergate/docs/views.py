@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import abort, current_app
 
+from ..billing.topups import payment_provider
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..console.rendering import render
 from ..console.snippets import LANGUAGES, example_model, snippets
 from ..integrations import integration_commands
 from . import bp, samples
-from .pages import BY_SLUG, PAGES
+from .pages import BY_SLUG, OPERATOR_PAGES, PAGES
 
 PREFERRED = {
     "deepseek": "deepseek/deepseek-v4-flash",
@@ -58,16 +59,19 @@ def docs_context() -> dict:
         headers_request=samples.headers_request(base_url, model), models_request=samples.models_request(base_url),
         errors=samples.error_examples(model), provider_env=samples.PROVIDER_ENV,
         integrations=integration_commands(public), currency=config["CURRENCY"], default_rpm=config["DEFAULT_RPM"],
-        max_body_bytes=config["MAX_BODY_BYTES"], hold_ttl=config["HOLD_TTL_SECONDS"])
+        max_body_bytes=config["MAX_BODY_BYTES"], hold_ttl=config["HOLD_TTL_SECONDS"],
+        payments_enabled=payment_provider(current_app) is not None, credits_contact=config.get("CREDITS_CONTACT"))
 
 
 def _page(slug: str):
     page = BY_SLUG.get(slug)
     if page is None:
         abort(404)
-    position = PAGES.index(page)
-    return render(page.template, page=page, pages=PAGES, previous=PAGES[position - 1] if position else None,
-                  next=PAGES[position + 1] if position + 1 < len(PAGES) else None, **docs_context())
+    position = PAGES.index(page) if page in PAGES else None
+    previous = PAGES[position - 1] if position else None
+    following = PAGES[position + 1] if position is not None and position + 1 < len(PAGES) else None
+    return render(page.template, page=page, pages=PAGES, operator_pages=OPERATOR_PAGES, previous=previous,
+                  next=following, **docs_context())
 
 
 @bp.get("", strict_slashes=False)

@@ -27,9 +27,16 @@ from .validation import apply_model_policy, validate_chat_request
 
 @bp.post("/chat/completions")
 def chat_completions():
-    chat = validate_chat_request(parse_json_body())
-    key = g.api_key
+    body = parse_json_body()
     snapshot = get_snapshot()
+    named = snapshot.resolve(body["model"].strip()) if isinstance(body, dict) and isinstance(body.get("model"), str) \
+        else None
+    if named is not None:
+        # Refused before routing (bad field, 402, 403, 429 on tokens), a request still logs the catalog model it
+        # named; an unknown name is not logged as a model, so clients cannot mint metric labels.
+        g.log["model_id"] = named.id
+    chat = validate_chat_request(body)
+    key = g.api_key
     model = snapshot.resolve(chat.model)
     if model is None:
         raise model_not_found(chat.model)

@@ -58,7 +58,7 @@ def key_activity(workspace_id: int, key_id: int, days: int, now: datetime | None
     activity.models = _model_mix(workspace_id, key_id, start, {row["model_id"]: row["spend_micro"] for row in spend})
     activity.daily = _daily(tokens_by_day(workspace_id, **scope), spend_by_day(workspace_id, **scope))
     activity.recent = _recent(workspace_id, key_id)
-    activity.month_spent_micro, activity.month_held_micro = _month_spend(key_id, now)
+    activity.month_spent_micro, activity.month_held_micro = month_spend(workspace_id, key_id, now)
     return activity
 
 
@@ -103,8 +103,12 @@ def _recent(workspace_id: int, key_id: int) -> list[RequestLog]:
     return list(rows)
 
 
-def _month_spend(key_id: int, now: datetime) -> tuple[int, int]:
+def month_spend(workspace_id: int, key_id: int, now: datetime | None = None) -> tuple[int, int]:
+    """Spent this UTC month, from the ledger (every key has it; key_spend is kept only for capped keys), and held."""
+    now = now or utcnow()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = sum(row["spend_micro"] for row in spend_by_model(workspace_id, api_key_id=key_id, start=month_start))
     row = db.session.get(KeySpend, (key_id, month_key(now)))
-    result = (int(row.spent_micro or 0), int(row.held_micro or 0)) if row is not None else (0, 0)
+    held = int(row.held_micro or 0) if row is not None else 0
     db.session.commit()
-    return result
+    return spent, held

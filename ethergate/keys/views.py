@@ -15,10 +15,11 @@ from flask_login import current_user
 from ..accounts.models import User
 from ..console import htmx
 from ..console.access import can, workspace_view
+from ..console.formats import when
 from ..console.rendering import oob_flash, render, render_block, render_component
 from ..extensions import db
 from ..timeutil import utcnow
-from .activity import PERIODS, key_activity, period
+from .activity import PERIODS, key_activity, month_spend, period
 from .forms import KeyForm, key_form
 from .models import ApiKey
 from .services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
@@ -132,7 +133,7 @@ def _detail_page(key: ApiKey, status: int = 200, form: KeyForm | None = None, sa
     days = period(request.args.get("days", type=int))
     activity = key_activity(g.workspace.id, key.id, days)
     return render("keys/detail.html", status=status, key=key, activity=activity, periods=PERIODS,
-                  form=form or key_form(key), saved=saved)
+                  form=form or key_form(key), saved=saved, month_spent_micro=activity.month_spent_micro)
 
 
 @bp.post("/<int:key_id>/edit")
@@ -158,6 +159,8 @@ def update(key_id: int):
         body = render_block("keys/detail.html", "key_limits", key=key, form=form, saved=saved)
         if saved:
             body += render_block("keys/detail.html", "key_summary", key=key, summary_oob=True)
+            body += render_block("keys/detail.html", "key_month", key=key, month_oob=True,
+                                 month_spent_micro=month_spend(g.workspace.id, key.id)[0])
         return htmx.vary(make_response(body + oob_flash(), status))
     if saved:
         flash(_("Key %(name)s saved.", name=key.name), "success")
@@ -170,12 +173,25 @@ def update(key_id: int):
 def revoke(key_id: int):
     key = _manageable(key_id)
     key = revoke_key(key.id, actor=_user(), workspace_id=g.workspace.id)
+    _warn_if_predecessor_still_works(key)
     if htmx.target() == f"key-{key.id}":
         return render_component("components/key_row.html", key=key)
     flash(_("Key %(name)s (%(prefix)s…) revoked. Requests with it now fail with 401.",
             name=key.name, prefix=key.prefix), "success")
     back = "keys.detail" if request.form.get("back") == "detail" else "keys.index"
     return htmx.redirect(url_for(back, key_id=key.id) if back == "keys.detail" else url_for(back))
+
+
+def _warn_if_predecessor_still_works(key: ApiKey) -> None:
+    """Revoking the new key of a rotation leaves the old one in its grace period: say so, and until when."""
+    if key.rotated_from_id is None:
+        return
+    old = db.session.get(ApiKey, key.rotated_from_id)
+    if old is None or old.workspace_id != key.workspace_id or old.status(utcnow()) != "rotating":
+        return
+    flash(_("The key %(name)s (%(prefix)s…) that this one replaced still works until %(when)s. "
+            "Revoke it too if it should stop now.", name=old.name, prefix=old.prefix,
+            when=when(old.revoked_at)), "warning")
 
 
 @bp.post("/<int:key_id>/rotate")

@@ -41,6 +41,8 @@ class CodeForm(FlaskForm):
     amount = StringField(_l("Amount"), validators=[DataRequired(_l("Enter an amount."))])
     note = StringField(_l("Note"), validators=[
         DataRequired(_l("Say what the code is for; only staff see this note.")), Length(max=MAX_NOTE)])
+    description = StringField(_l("Description for the customer"), validators=[Optional(), Length(max=MAX_NOTE)],
+                              description=_l("Shown on the redeeming workspace's ledger, e.g. “Webinar credits”."))
     expires_in_days = IntegerField(_l("Expires in (days)"), validators=[
         Optional(), NumberRange(min=1, max=MAX_EXPIRY_DAYS,
                                 message=_l("Between 1 and %(max)s days.", max=MAX_EXPIRY_DAYS))],

@@ -122,7 +122,7 @@ def create_code():
         expires_at = utcnow() + timedelta(days=days) if days else None
         try:
             code, plaintext = topups.create_code(form.amount_micro, note=form.note.data, created_by=staff_user(),
-                                                 expires_at=expires_at)
+                                                 expires_at=expires_at, description=form.description.data)
         except topups.TopupError as exc:
             form.form_errors.append(str(exc))
         else:

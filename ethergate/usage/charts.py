@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-WIDTH, HEIGHT = 640, 220
+WIDTH, HEIGHT = 480, 200  # drawn about 440 px wide in a half-width card, so 12-unit text reads at ~11 px
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 12, 12, 30
 MAX_X_LABELS = 7
 PALETTE = ("#3451d1", "#c0362c", "#1f8a70", "#d08a1c", "#7a4fc9", "#5d6773")

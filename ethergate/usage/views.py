@@ -37,6 +37,7 @@ CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model"
                "cancelled", "latency_ms", "ttft_ms")
 # Spreadsheets run cells starting with these as formulas; request IDs and error text come from clients.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+KEY_STATES = {"rotating": _l("rotating, still valid"), "revoked": _l("revoked"), "expired": _l("expired")}
 WIDE_CHART = 960  # the requests chart spans the page on wide screens; a wider canvas keeps its text small
 
 
@@ -136,7 +137,8 @@ def _context(filters: Filters) -> dict:
     presets = [(label, filters.args(**{"from": (today - timedelta(days=days - 1)).isoformat(),
                                        "to": today.isoformat(), "page": None})) for days, label in PRESETS]
     return dict(filters=filters, usage=usage, keys=reports.workspace_keys(usage.workspace_id), models=models,
-                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale))
+                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale),
+                key_states=KEY_STATES)
 
 
 @bp.get("/")

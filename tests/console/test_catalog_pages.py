@@ -178,3 +178,15 @@ def test_catalog_in_chinese(client, configured):
     assert "模型" in page and "就绪" in page and "工具调用" in page
     detail = client.get(f"/models/{MODEL}").get_data(as_text=True)
     assert "路由健康度" in detail and "不是厂商认证的评测分数" in detail
+
+
+@pytest.mark.parametrize("hour,price,note", [(2, "¥2.00", "peak price now, 01:00–04:00 UTC"),
+                                             (12, "¥1.00", "standard price now; higher in 01:00–04:00, 06:00–10:00 UTC")])
+def test_model_list_shows_the_price_that_applies_now_with_its_window(client, monkeypatch, hour, price, note):
+    from ethergate.catalog import views
+    monkeypatch.setattr(views, "utcnow", lambda: datetime(2026, 12, 7, hour, 30))
+    page = client.get("/models").get_data(as_text=True)
+    row = unescape(page.split('<tr data-model-id="deepseek/deepseek-v4-flash">')[1].split("</tr>")[0])
+    cells = re.findall(r'<td class="num" data-label="Input">([^<]+)</td>', row)
+    assert cells == [price] and note in row
+    assert "as they apply now (2026-12-07 %02d:30 UTC)" % hour in unescape(page)

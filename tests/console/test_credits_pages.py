@@ -63,7 +63,7 @@ def test_members_see_the_balance_but_cannot_top_up(client, auth, owner, join):
 
 
 def test_redeem_a_code_adds_credit_and_a_ledger_row(client, owner):
-    code = new_code("50.00", note="launch promo")
+    code = new_code("50.00", note="staff: spring batch", description="launch promo")
     response = client.submit(credits_url(owner.slug, "redeem"), {"code": code.lower()})
     assert response.status_code == 303 and response.headers["Location"] == credits_url(owner.slug)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -241,3 +241,43 @@ def test_credits_page_in_chinese(client, owner):
     client.submit("/language", {"lang": "zh-CN", "next": "/"})
     page = client.get(credits_url(owner.slug)).get_data(as_text=True)
     assert "使用兑换码" in page and "账本" in page and "进行中预占" in page
+
+
+def test_a_codes_staff_note_never_reaches_the_customer(client, owner):
+    for code in (new_code("1.00", note="internal: ACME deal 77"),
+                 new_code("2.00", note="webinar list B", description="Webinar credits")):
+        assert client.submit(credits_url(owner.slug, "redeem"), {"code": code}).status_code in (200, 303)
+    page = client.get(credits_url(owner.slug)).get_data(as_text=True)
+    exported = client.get(credits_url(owner.slug, "ledger.csv")).get_data(as_text=True)
+    for shown in (page, exported):
+        assert "Webinar credits" in shown
+        assert "ACME" not in shown and "webinar list B" not in shown
+
+
+def test_without_stripe_the_page_says_how_to_get_credits_and_promises_no_card(app, client, owner):
+    app.config["CREDITS_CONTACT"] = "Write to billing@acme-gw.example for a code or an invoice."
+    page = client.get(credits_url(owner.slug)).get_data(as_text=True)
+    assert "How to get credits" in page and "billing@acme-gw.example" in page
+    assert "by card" not in page.lower() and page.count(credits_url(owner.slug, "ledger.csv")) == 1
+    for docs in ("/docs", "/docs/billing"):
+        text = client.get(docs).get_data(as_text=True)
+        assert "by card" not in text and "takes no card payments" in text and "billing@acme-gw.example" in text
+
+
+def test_with_stripe_the_card_form_is_offered(stripe_app, client, owner):
+    stripe_app.config["CREDITS_CONTACT"] = "ask ops"
+    page = client.get(credits_url(owner.slug)).get_data(as_text=True)
+    assert "Pay by card" in page and "How to get credits" not in page
+    assert "by card" in client.get("/docs/billing").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed,micro", [("1,000", 1_000_000_000), ("¥12,500.50", 12_500_500_000), ("1，000", 1_000_000_000)])
+def test_card_top_up_takes_thousands_separators(stripe_app, client, owner, fake_stripe, typed, micro):  # noqa: F811
+    response = client.submit(credits_url(owner.slug, "checkout"), {"amount": typed})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert db.session.query(Payment).one().amount_micro == micro
+
+
+def test_card_top_up_refuses_an_ambiguous_comma(stripe_app, client, owner):
+    bad = client.submit(credits_url(owner.slug, "checkout"), {"amount": "1,00"})
+    assert bad.status_code == 422 and "Enter an amount such as 50, 1,000 or 12.50." in bad.get_data(as_text=True)

@@ -158,3 +158,15 @@ def test_node_samples_run_against_the_gateway(live_server, live_factories, fake_
             script.unlink()
         assert done.returncode == 0, (block, done.stderr[-2000:])
         assert done.stdout.strip()
+
+
+def test_operator_pages_are_listed_apart_from_the_customer_docs(client):
+    from ethergate.docs.pages import OPERATOR_PAGES
+    assert "provider-keys" not in [page.slug for page in PAGES]
+    assert [page.slug for page in OPERATOR_PAGES] == ["provider-keys"]
+    html = client.get("/docs/billing").get_data(as_text=True)
+    nav = html.split('aria-label="Docs"')[1].split("</nav>")[0]
+    customer, operators = nav.split("For operators")
+    assert "Provider keys" not in customer and 'href="/docs/provider-keys"' in operators
+    page = client.get("/docs/provider-keys")
+    assert page.status_code == 200 and 'rel="next"' not in page.get_data(as_text=True)

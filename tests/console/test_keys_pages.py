@@ -308,3 +308,43 @@ def test_keys_page_in_chinese(client, owner):
     created = create(client, owner.slug, htmx=True).get_data(as_text=True)
     assert "密钥已创建：请立即复制" in created
     assert "请将其保存为 ETHERGATE_API_KEY；它不会再次显示。" in created
+
+
+def test_month_to_date_spend_shows_for_a_key_without_a_cap(client, owner, factories):
+    issued = factories.key(owner.workspace, name="uncapped")
+    ledger.post_entry(owner.workspace.id, -1_250_000, "usage", request_id="req_m1", api_key_id=issued.key.id,
+                      model_id="qwen/qwen-plus")
+    page = client.get(keys_url(owner.slug, str(issued.key.id))).get_data(as_text=True)
+    assert "¥1.25 this month" in page
+
+
+def test_editing_the_cap_refreshes_the_activity_card(client, owner, factories):
+    issued = factories.key(owner.workspace, name="capped", monthly_spend_cap_micro=5_000_000)
+    ledger.post_entry(owner.workspace.id, -1_000_000, "usage", request_id="req_c1", api_key_id=issued.key.id,
+                      model_id="qwen/qwen-plus")
+    assert "¥1.00 of ¥5.00 this month" in client.get(keys_url(owner.slug, str(issued.key.id))).get_data(as_text=True)
+    fragment = client.htmx_post(keys_url(owner.slug, f"{issued.key.id}/edit"), {"name": "capped", "monthly_cap": "8"},
+                                target="key_limits")
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert '<span class="stat-note" id="key_month" hx-swap-oob="true">¥1.00 of ¥8.00 this month</span>' in body
+
+
+def test_usage_filter_calls_a_key_in_its_grace_period_rotating_not_revoked(client, owner, factories):
+    issued = factories.key(owner.workspace, name="prod")
+    client.submit(keys_url(owner.slug, f"{issued.key.id}/rotate"), {"grace": "3600"})
+    page = unescape(client.get(f"/console/w/{owner.slug}/usage/").get_data(as_text=True))
+    option = re.search(r'<option value="%d"[^>]*>([^<]*)</option>' % issued.key.id, page).group(1)
+    assert "rotating, still valid" in option and "revoked" not in option
+
+
+def test_revoking_the_new_key_warns_that_the_old_one_still_works(client, owner, factories):
+    issued = factories.key(owner.workspace, name="prod")
+    new = plaintext_in(client.submit(keys_url(owner.slug, f"{issued.key.id}/rotate"), {"grace": "86400"}))
+    new_key = key_by_plaintext(new)
+    response = client.htmx_post(keys_url(owner.slug, f"{new_key.id}/revoke"), target=f"key-{new_key.id}",
+                                page=keys_url(owner.slug))
+    body = unescape(response.get_data(as_text=True))
+    assert response.status_code == 200 and 'class="flash flash-warning"' in body
+    assert f"{issued.key.prefix}…) that this one replaced still works until" in body and " UTC." in body
+    assert models_status(client, issued.plaintext) == 200

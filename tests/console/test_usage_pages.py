@@ -267,3 +267,29 @@ def test_chart_geometry():
     assert len(chart.bars) == 29 and not chart.empty  # a zero bar is not drawn
     line = charts.line_chart("l", "t", "s", labels[:3], labels[:3], [charts.Series("a", "A", [0, 0, 0])], str)
     assert line.empty and len(line.lines[0].markers) == 3
+
+
+def test_requests_refused_before_routing_keep_the_model_they_named(client, owner, factories):
+    issued = factories.key(owner.workspace, name="sdk")
+    auth = {"Authorization": f"Bearer {issued.plaintext}", "X-Request-Id": "req_bad_temp"}
+    refused = client.post("/v1/chat/completions", headers=auth, json={
+        "model": "qwen/qwen-plus", "temperature": 7, "messages": [{"role": "user", "content": "hi"}]})
+    assert refused.status_code == 400
+    assert client.get("/v1/models", headers={**auth, "X-Request-Id": "req_list"}).status_code == 200
+    logged = {row.request_id: row for row in db.session.scalars(db.select(RequestLog))}
+    assert logged["req_bad_temp"].model_id == "qwen/qwen-plus"
+    page = text_of(client.get(usage_url(owner, model="qwen/qwen-plus")).get_data(as_text=True))
+    assert "req_bad_temp" in page and "req_list" not in page
+    mix = client.get(usage_url(owner)).get_data(as_text=True).split('id="model-mix"')[1].split("</table>")[0]
+    assert "qwen/qwen-plus" in mix
+    # A model list call is an API request (it counts against the key's rate limit), shown as such.
+    log = text_of(client.get(usage_url(owner)).get_data(as_text=True).split('id="request-table"')[1])
+    assert "req_list" in log and "model list" in log
+
+
+def test_usage_times_carry_their_zone_and_amounts_read_short(client, owner):
+    add_log(owner.workspace, "req_tiny", cost_micro=14, when=datetime(2026, 12, 1, 9, 5))
+    add_log(owner.workspace, "req_some", cost_micro=1_234_567, when=datetime(2026, 12, 1, 9, 6))
+    page = text_of(client.get(usage_url(owner, **{"from": "2026-12-01", "to": "2026-12-01"})).get_data(as_text=True))
+    assert "2026-12-01 09:05" in page and "Time (UTC)" in page
+    assert "<¥0.0001" in page and "¥1.2346" in page and "¥0.000014" not in page

@@ -76,3 +76,56 @@ def test_nav_links_only_to_pages_that_exist(client, owner):
     for endpoint, label in (("keys.index", ">Keys<"), ("usage.index", ">Usage<")):
         if endpoint not in current_app.view_functions:
             assert label not in page
+
+
+def test_admins_set_the_low_balance_threshold_and_the_keys_default_rate(client, owner, factories):
+    from ethergate.accounts.models import Workspace
+    from ethergate.extensions import db
+    issued = factories.key(owner.workspace, name="no own limit")
+    url = f"/console/w/{owner.slug}/settings/limits"
+    page = client.get(f"/console/w/{owner.slug}/settings").get_data(as_text=True)
+    assert 'id="workspace-limits"' in page and "Default requests per minute for keys" in page
+    bad = client.htmx_post(url, {"low_balance": "ten", "default_rpm": "0"}, target="workspace-limits")
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Enter an amount such as 5 or 12.50" in body and "Between 1 and" in body
+    saved = client.htmx_post(url, {"low_balance": "25", "default_rpm": "120"}, target="workspace-limits")
+    assert saved.status_code == 200 and "Saved." in saved.get_data(as_text=True)
+    workspace = db.session.get(Workspace, owner.workspace.id)
+    assert (workspace.low_balance_micro, workspace.default_rpm) == (25_000_000, 120)
+    assert 'id="low-balance"' in client.get(f"/console/w/{owner.slug}/").get_data(as_text=True)
+    answer = client.get("/v1/models", headers={"Authorization": f"Bearer {issued.plaintext}"})
+    assert answer.headers["X-RateLimit-Limit"] == "120"
+    assert "120 rpm (default)" in client.get(f"/console/w/{owner.slug}/keys/").get_data(as_text=True)
+    cleared = client.htmx_post(url, {"low_balance": "", "default_rpm": ""}, target="workspace-limits")
+    assert cleared.status_code == 200
+    workspace = db.session.get(Workspace, owner.workspace.id)
+    assert (workspace.low_balance_micro, workspace.default_rpm) == (None, None)
+
+
+def test_members_see_the_limits_but_cannot_change_them(client, auth, owner, join):
+    member = join(owner.workspace, "member")
+    auth.logout()
+    auth.login(member.email)
+    page = client.get(f"/console/w/{owner.slug}/settings").get_data(as_text=True)
+    assert "Low-balance warning below" in page and 'id="workspace-limits"' not in page
+    assert client.submit(f"/console/w/{owner.slug}/settings/limits", {"default_rpm": "5"}).status_code == 403
+
+
+def test_staff_without_a_workspace_land_on_support_and_see_its_link(client, auth, factories):
+    staff = factories.user("staff@ethergate.example", staff=True)
+    auth.login(staff.email)
+    response = client.get("/console/")
+    assert response.status_code in (302, 303) and response.headers["Location"].endswith("/support/")
+    page = client.get("/console/workspaces/new").get_data(as_text=True)
+    assert 'id="staff-support-link"' in page and 'href="/support/"' in page
+
+
+def test_signing_up_counts_as_signing_in_for_support(client, auth, factories):
+    from ethergate.accounts.services import find_user
+    auth.signup("fresh@example.com")
+    assert find_user("fresh@example.com").last_login_at is not None
+    staff = factories.user(staff=True)
+    auth.logout()
+    auth.login(staff.email)
+    page = client.get("/support/?q=fresh@example.com").get_data(as_text=True)
+    assert "fresh@example.com" in page and "never signed in" not in page

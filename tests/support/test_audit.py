@@ -63,12 +63,15 @@ def test_pages_of_fifty_newest_first(client, owner):
 
 
 @pytest.mark.parametrize("role", ["admin", "member"])
-def test_admins_and_members_get_404_and_no_nav_entry(client, auth, factories, join, role):
+def test_admins_and_members_are_told_it_is_for_owners_and_get_no_nav_entry(client, auth, factories, join, role):
     owner_user = factories.user()
     workspace = factories.workspace(owner=owner_user, name="Initech")
     user = join(workspace, role)
     auth.login(user.email)
-    assert client.get(audit_path(workspace.slug)).status_code == 404
+    refused = client.get(audit_path(workspace.slug))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 403 and "Owners only" in page and owner_user.email in page
+    assert "audit-event" not in page
     assert "Audit log" not in client.get(f"/console/w/{workspace.slug}/").get_data(as_text=True)
 
 
