@@ -5,7 +5,7 @@ workspace sees on its ledger entry and in its CSV. Existing codes get no descrip
 notes stay with staff.
 
 Revision ID: console_01_code_description
-Revises: 0002
+Revises: account_01_security
 Create Date: 2026-12-06 03:30:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'console_01_code_description'
-down_revision = '0002'
+down_revision = 'account_01_security'
 branch_labels = None
 depends_on = None
 
