@@ -11,7 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from prometheus_client import REGISTRY
+
 from ethergate.billing import ledger
+from ethergate.billing.sweeper import sweep_once
 from ethergate.billing.models import Hold, LedgerEntry
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
@@ -44,6 +47,10 @@ def usage_entries_refused():
         db.session.commit()
 
 
+def metric(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
 def read(query):
     try:
         return db.session.execute(query).all()
@@ -67,6 +74,7 @@ def test_a_failed_capture_is_owed_then_posted_exactly_once(app, factories, strea
     workspace_id = tenant.workspace.id
     client = app.test_client()
     request_id = f"owed-{int(stream)}"
+    owed = metric("ethergate_captures_owed_total", outcome="owed")
     with usage_entries_refused():
         response = chat(client, tenant.plaintext, request_id, text="Summarise this " + USAGE, stream=stream)
         body = response.get_data(as_text=True)  # a stream settles when its body has been read
@@ -76,6 +84,7 @@ def test_a_failed_capture_is_owed_then_posted_exactly_once(app, factories, strea
         assert row.status_code == 200 and row.cost_micro > 0 and row.prompt_tokens == 900
         hold = hold_of(request_id)
         assert hold.status == "pending" and hold.capture_due_at is not None
+        assert metric("ethergate_captures_owed_total", outcome="owed") == owed + 1
         assert hold.capture_cost_micro == row.cost_micro and hold.capture_pricing["input_micro"] > 0
         assert usage_entries(workspace_id) == []
         assert ledger.account_state(workspace_id) == (20_000_000, hold.amount_micro)
@@ -83,9 +92,11 @@ def test_a_failed_capture_is_owed_then_posted_exactly_once(app, factories, strea
         result = ledger.sweep(now=utcnow() + timedelta(hours=2))
         assert (result.posted, result.failed, result.released) == (0, 1, 0)
 
-    first = ledger.sweep()
+    owed_before = metric("ethergate_captures_posted_by_sweep_total")
+    sweep_once(app)  # what every server runs every ETHERGATE_SWEEP_INTERVAL_SECONDS
     again = ledger.sweep(now=utcnow() + timedelta(hours=2))
-    assert (first.posted, again.posted, again.released) == (1, 0, 0)
+    assert (again.posted, again.released) == (0, 0)
+    assert metric("ethergate_captures_posted_by_sweep_total") == owed_before + 1
     [entry] = usage_entries(workspace_id)
     assert entry.amount_micro == -row.cost_micro and entry.hold_id == hold.id and entry.request_id == request_id
     assert (entry.prompt_tokens, entry.completion_tokens) == (900, 300) and entry.pricing == hold.capture_pricing

@@ -165,7 +165,14 @@ def test_a_capture_larger_than_its_hold_is_billed_flagged_counted_and_shown(app,
 
 
 def test_a_stream_broken_midway_is_a_failed_request_for_support(app, client, staff, factories):
+    from prometheus_client import REGISTRY
+
+    def interrupted() -> float:
+        return REGISTRY.get_sample_value("ethergate_upstream_errors_total",
+                                         {"provider": "qwen", "kind": "stream_interrupted"}) or 0
+
     tenant = factories.tenant(credits="20.00")
+    before = interrupted()
     response = chat(client, tenant.plaintext, "sup-cut-1", text='hi [[fake:{"drop_after": 2, "chunks": 6}]]',
                     stream=True)
     body = response.get_data(as_text=True)
@@ -173,6 +180,7 @@ def test_a_stream_broken_midway_is_a_failed_request_for_support(app, client, sta
     [row] = log_rows("sup-cut-1")
     assert (row.status_code, row.error_code, row.estimated) == (502, "provider_request_failed", True)
     assert row.cost_micro > 0  # the client did receive the first chunks
+    assert interrupted() == before + 1
     html = trace_page(client, "sup-cut-1")
     assert shows(section(html, f"log-{row.id}-request"), "provider_request_failed")
     recent = client.get(f"/support/workspaces/{tenant.workspace.slug}").get_data(as_text=True)
