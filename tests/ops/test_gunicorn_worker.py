@@ -82,6 +82,9 @@ def test_a_small_answer_leaves_in_one_segment_on_a_reused_connection(gunicorn, f
             assert data_segments_received(sock) - before == 1, "status line, headers and body in one segment"
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
         assert read_response(sock)[0] == b"HTTP/1.1 200 OK"  # still the same connection
+    # No ETHERGATE_PUBLIC_BASE_URL: installers name the address this instance binds.
+    script = requests.get(server.url + "/console/skills/ethergate-provider/install.sh", timeout=10).text
+    assert f"ETHERGATE_PUBLIC_URL='{server.url}'" in script
 
 
 def test_a_stream_is_relayed_and_a_hang_up_closes_its_upstream(gunicorn, factories_for, fake_upstream):
