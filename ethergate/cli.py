@@ -103,20 +103,17 @@ def amount_argument(text: str, allow_negative: bool = False) -> int:
 
 
 def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_key: str | None):
-    """A grant or adjustment made from the CLI: the ledger entry, then its audit row (not on a replay)."""
-    key = f"cli-{kind}:{ws.id}:{idempotency_key}" if idempotency_key else None
+    """A grant or adjustment made from the CLI: the same billing service as the console, one transaction."""
+    service = topups.grant if kind == "grant" else topups.adjust
     try:
-        entry = ledger.post_entry(ws.id, micro, kind, note=note, actor_label="cli", idempotency_key=key)
+        return service(ws.id, micro, None, note or "granted with the operator CLI", idempotency_key, operator="cli")
     except ledger.InsufficientCredits as short:
         fail(f"{ws.slug} has {format_plain(short.available)} available; a debit of "
              f"{format_plain(short.needed)} would take it below zero")
-    except ledger.LedgerError as exc:
+    except ledger.IdempotencyConflict as conflict:
+        fail(f"conflict: {conflict}")
+    except (ledger.LedgerError, topups.TopupError) as exc:
         fail(str(exc))
-    if not entry.replayed:
-        accounts.record_audit(f"credits.{kind}", actor_label="cli", workspace_id=ws.id, target=ws.slug,
-                              details={"amount_micro": micro, "note": note, "entry_id": entry.id})
-        db.session.commit()
-    return entry
 
 
 @admin.command("create-code")
