@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi admin ...` and `flask --app wsgi catalog sync`.
+"""Operator commands: `flask --app wsgi admin ...`, `billing ...` and `catalog sync`.
 
 Each command exits 0 on success and non-zero with one line on stderr on any error.
 """
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .accounts import services as accounts
 from .billing import ledger, topups
+from .billing.audit import audit_ledger
 from .billing.models import LedgerEntry
 from .catalog.sync import CatalogError, sync_catalog
 from .extensions import db
@@ -242,6 +243,20 @@ def catalog_sync(path: str | None) -> None:
 def sweep_holds() -> None:
     """Release holds whose request never finished (running servers also do this every 30 s)."""
     click.echo(f"released {ledger.sweep_expired_holds()} expired holds")
+
+
+@billing.command("audit")
+@click.argument("workspace", required=False)
+def audit(workspace: str | None) -> None:
+    """Recompute balances, held sums and usage costs from the ledger; exit non-zero on any discrepancy."""
+    ws_id = require_workspace(workspace).id if workspace else None
+    report = audit_ledger(ws_id)
+    for line in report.discrepancies:
+        click.echo(line)
+    summary = f"audited {report.workspaces} workspaces and {report.entries} entries"
+    if not report.clean:
+        fail(f"{summary}: {len(report.discrepancies)} discrepancies")
+    click.echo(f"{summary}: no discrepancies")
 
 
 def register(app: Flask) -> None:

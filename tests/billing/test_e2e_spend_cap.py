@@ -8,8 +8,8 @@ from sqlalchemy import select
 from ethergate.extensions import db
 from ethergate.keys.models import KeySpend
 
-from .e2e import (MODEL, assert_books_balance, assert_holds_resolved_once, clean_fake, entries,  # noqa: F401
-                  fresh, hold_for, log_rows, say)
+from .e2e import (MODEL, assert_audit_passes, assert_books_balance, assert_holds_resolved_once, clean_fake,  # noqa: F401
+                  entries, fresh, hold_for, log_rows, say)
 
 MAX_TOKENS = 1000
 # Each answer costs about 60% of its hold, so one fits under the cap and a second never does.
@@ -77,6 +77,7 @@ def test_cap_refuses_what_would_exceed_it_and_other_keys_still_work(live_server,
     assert_holds_resolved_once(workspace_id)
     refusals = [row for row in log_rows(workspace_id=workspace_id) if row.status_code == 402]
     assert [(r.api_key_id, r.error_code) for r in refusals] == [(capped_id, "key_spend_cap_exceeded")] * 2
+    assert_audit_passes(live_server.database_url)
 
 
 def assert_cap_refusal(error: openai.APIStatusError) -> None:
@@ -99,3 +100,4 @@ def test_a_worst_case_above_an_unspent_cap_says_what_fits(live_server, live_fact
     assert hold_for(QUICK, fits) <= 50_000 < hold_for(QUICK, fits + 1)
     assert client.chat.completions.create(model=MODEL, messages=QUICK, max_tokens=fits).choices[0].message.content
     assert_books_balance(tenant.workspace.id)
+    assert_audit_passes(live_server.database_url)
