@@ -60,3 +60,29 @@ def test_an_entry_without_a_stored_hash_still_compares_its_body(workspace):
     assert ledger.post_entry(workspace.id, 1_000_000, "topup", idempotency_key="old-1", note="legacy").replayed
     with pytest.raises(ledger.IdempotencyConflict):
         ledger.post_entry(workspace.id, 1_000_000, "topup", idempotency_key="old-1", note="other")
+
+
+@pytest.mark.parametrize("movement", ["console grant", "cli adjustment", "redemption"])
+def test_a_failed_audit_write_leaves_no_entry(factories, workspace, monkeypatch, movement):
+    """Every entry point writes the entry and its audit row in one transaction: neither without the other."""
+    staff = factories.user(staff=True)
+    _code, plaintext = topups.create_code(3_000_000, note="promo")
+    workspace_id = workspace.id
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr("ethergate.billing.topups.record_audit", broken_audit)
+    with pytest.raises(RuntimeError):
+        if movement == "console grant":
+            topups.grant(workspace_id, 1_000_000, staff, "goodwill", idempotency_key="f-1")
+        elif movement == "cli adjustment":
+            topups.adjust(workspace_id, -1_000_000, None, "fee", idempotency_key="c-1", operator="cli")
+        else:
+            topups.redeem_code(workspace_id, plaintext)
+    db.session.rollback()
+    kinds = db.session.scalars(select(LedgerEntry.kind).where(LedgerEntry.workspace_id == workspace_id)).all()
+    assert kinds == ["grant"]  # the factory's funding alone
+    assert ledger.account_state(workspace_id) == (10_000_000, 0)
+    monkeypatch.undo()
+    assert topups.redeem_code(workspace_id, plaintext).amount == 3_000_000  # the code was not used up
