@@ -131,7 +131,8 @@ def test_unknown_code_is_refused(flask_cli, slug):
 
 
 def test_a_reused_idempotency_key_with_another_note_is_a_conflict(flask_cli, slug):
-    assert flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 7", "--idempotency-key", "k-1").returncode == 0
+    first = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 7", "--idempotency-key", "k-1")
+    assert first.returncode == 0, first.stderr
     again = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 7", "--idempotency-key", "k-1")
     assert again.returncode == 0 and again.stdout.strip() == "5.00"
     other = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 8", "--idempotency-key", "k-1")

@@ -78,11 +78,6 @@ class WebhookRejected(TopupError):
     pass
 
 
-def _post(conn: Connection, workspace_id: int, amount: int, kind: str, **refs) -> ledger.PostedEntry:
-    """Move the balance and append the entry inside the caller's transaction; a debit must fit."""
-    return ledger.append(conn, workspace_id, amount, kind, **refs)
-
-
 def normalize_code(text: str) -> str | None:
     """The canonical EG-XXXX-XXXX-XXXX-XXXX form of what a user typed, or None if it cannot be a code."""
     raw = "".join(ch for ch in (text or "").upper() if ch.isalnum())
@@ -135,9 +130,9 @@ def redeem_code(workspace_id: int, plaintext: str, user: User | None = None,
             .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.note)).first()
         if claimed is None:
             raise _why_not_redeemable(conn, digest, workspace_id)
-        entry = _post(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
-                      idempotency_key=f"code:{claimed.id}", note=claimed.note, actor_user_id=user_id,
-                      actor_label=user.email if user else actor_label, created_at=now)
+        entry = ledger.append(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
+                              idempotency_key=f"code:{claimed.id}", note=claimed.note, actor_user_id=user_id,
+                              actor_label=user.email if user else actor_label, created_at=now)
         record_audit("code.redeemed", actor=user, actor_label=actor_label, workspace_id=workspace_id,
                      target=claimed.prefix,
                      details={"amount_micro": claimed.amount_micro, "entry_id": entry.id})
@@ -329,9 +324,9 @@ class StripeCheckout:
         if claimed is None:
             return WebhookResult(event_id, event_type, payment_id=row.id, workspace_id=row.workspace_id,
                                  detail="payment already credited")
-        entry = _post(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
-                      idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
-                      actor_user_id=row.created_by_id, created_at=now)
+        entry = ledger.append(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
+                              idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
+                              actor_user_id=row.created_by_id, created_at=now)
         buyer = db.session.get(User, row.created_by_id) if row.created_by_id is not None else None
         record_audit("credits.topup", actor=buyer, actor_label=None if buyer else "stripe",
                      workspace_id=row.workspace_id, target=session_id,

@@ -23,7 +23,7 @@ def retrieve_request(request_id: str):
         # Another workspace's request is as unknown as one that never existed.
         raise GatewayError(404, "request_not_found",
                            f"No request {request_id!r} was made by this workspace. Request IDs are in the "
-                           "X-Request-Id header and the `id` of error bodies.", "invalid_request_error")
+                           "X-Request-Id response header and in the request_id of error bodies.")
     return _json(receipt_object(receipt, current_app.config["CURRENCY"]))
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from ethergate.extensions import db
 from ethergate.keys.models import KeySpend
 
-from .e2e import (MODEL, assert_audit_passes, assert_books_balance, assert_holds_resolved_once, clean_fake,  # noqa: F401
-                  entries, fresh, hold_for, log_rows, say)
+from .e2e import (MODEL, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
+                  clean_fake, entries, fresh, hold_for, log_rows, say)
 
 MAX_TOKENS = 1000
 # Each answer costs about 60% of its hold, so one fits under the cap and a second never does.
