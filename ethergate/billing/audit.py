@@ -82,7 +82,9 @@ def _audit_workspace(conn: Connection, workspace_id: int, slug: str, report: Aud
         report.discrepancies.append(f"{where}: held {format_plain(held)} but its pending holds sum to "
                                     f"{format_plain(pending)}")
     running = 0
-    rows = conn.execute(select(entries).where(entries.c.workspace_id == workspace_id).order_by(entries.c.id))
+    # Streamed in batches: a workspace's ledger grows by one entry per request.
+    rows = conn.execute(select(entries).where(entries.c.workspace_id == workspace_id).order_by(entries.c.id)
+                        .execution_options(yield_per=2000))
     for entry in rows.mappings():
         report.entries += 1
         running += entry["amount_micro"]
