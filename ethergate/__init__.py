@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import cli, errors, health, integrations
     from .billing import webhooks
     from .gateway import bp as gateway_bp
-    from .gateway import chat, context, models_api  # noqa: F401  (routes and hooks on the /v1 blueprint)
+    from .gateway import chat, context, models_api, receipts  # noqa: F401  (routes and hooks on the /v1 blueprint)
     from .gateway import status
 
     app.register_blueprint(health.bp)

@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi admin ...` and `flask --app wsgi catalog sync`.
+"""Operator commands: `flask --app wsgi admin ...`, `billing ...` and `catalog sync`.
 
 Each command exits 0 on success and non-zero with one line on stderr on any error.
 """
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .accounts import services as accounts
 from .billing import ledger, topups
+from .billing.audit import audit_ledger
 from .billing.models import LedgerEntry
 from .catalog.sync import CatalogError, sync_catalog
 from .extensions import db
@@ -103,20 +104,17 @@ def amount_argument(text: str, allow_negative: bool = False) -> int:
 
 
 def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_key: str | None):
-    """A grant or adjustment made from the CLI: the ledger entry, then its audit row (not on a replay)."""
-    key = f"cli-{kind}:{ws.id}:{idempotency_key}" if idempotency_key else None
+    """A grant or adjustment made from the CLI: the same billing service as the console, one transaction."""
+    service = topups.grant if kind == "grant" else topups.adjust
     try:
-        entry = ledger.post_entry(ws.id, micro, kind, note=note, actor_label="cli", idempotency_key=key)
+        return service(ws.id, micro, None, note or "granted with the operator CLI", idempotency_key, operator="cli")
     except ledger.InsufficientCredits as short:
         fail(f"{ws.slug} has {format_plain(short.available)} available; a debit of "
              f"{format_plain(short.needed)} would take it below zero")
-    except ledger.LedgerError as exc:
+    except ledger.IdempotencyConflict as conflict:
+        fail(f"conflict: {conflict}")
+    except (ledger.LedgerError, topups.TopupError) as exc:
         fail(str(exc))
-    if not entry.replayed:
-        accounts.record_audit(f"credits.{kind}", actor_label="cli", workspace_id=ws.id, target=ws.slug,
-                              details={"amount_micro": micro, "note": note, "entry_id": entry.id})
-        db.session.commit()
-    return entry
 
 
 @admin.command("create-code")
@@ -249,6 +247,20 @@ def sweep_holds() -> None:
     result = ledger.sweep()
     click.echo(f"posted {result.posted} owed captures, released {result.released} expired holds"
                + (f", {result.failed} captures still owed" if result.failed else ""))
+
+
+@billing.command("audit")
+@click.argument("workspace", required=False)
+def audit(workspace: str | None) -> None:
+    """Recompute balances, held sums and usage costs from the ledger; exit non-zero on any discrepancy."""
+    ws_id = require_workspace(workspace).id if workspace else None
+    report = audit_ledger(ws_id)
+    for line in report.discrepancies:
+        click.echo(line)
+    summary = f"audited {report.workspaces} workspaces and {report.entries} entries"
+    if not report.clean:
+        fail(f"{summary}: {len(report.discrepancies)} discrepancies")
+    click.echo(f"{summary}: no discrepancies")
 
 
 def register(app: Flask) -> None:

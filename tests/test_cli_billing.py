@@ -138,3 +138,37 @@ def test_a_codes_staff_note_stays_with_staff_and_its_description_reaches_the_led
         assert flask_cli("admin", "redeem-code", slug, code).returncode == 0
     notes = [row["note"] for row in ledger_tsv(flask_cli, slug) if row["kind"] == "redemption"]
     assert notes == ["Webinar credits", ""]
+def test_a_reused_idempotency_key_with_another_note_is_a_conflict(flask_cli, slug):
+    first = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 7", "--idempotency-key", "k-1")
+    assert first.returncode == 0, first.stderr
+    again = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 7", "--idempotency-key", "k-1")
+    assert again.returncode == 0 and again.stdout.strip() == "5.00"
+    other = flask_cli("admin", "grant-credits", slug, "5", "--note", "invoice 8", "--idempotency-key", "k-1")
+    assert other.returncode != 0 and "conflict" in other.stderr and "Traceback" not in other.stderr
+    assert flask_cli("admin", "balance", slug).stdout.strip() == "5.00"
+
+
+def test_a_cli_grant_and_its_audit_row_are_one_transaction(app, factories, monkeypatch):
+    """The audit insert fails after the entry was written: neither may remain."""
+    from ethergate import cli
+    from ethergate.accounts import services as account_services
+
+    workspace = factories.workspace()
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr("ethergate.billing.topups.record_audit", broken_audit)
+    result = app.test_cli_runner().invoke(cli.admin, ["grant-credits", workspace.slug, "5", "--note", "invoice 9"])
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    db_session = account_services.db.session
+    db_session.rollback()
+    assert db_session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == workspace.id)).all() == []
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == workspace.id,
+                                                        AuditEvent.action == "credits.grant")).all() == []
+    assert ledger_balance(workspace.id) == 0
+
+
+def ledger_balance(workspace_id: int) -> int:
+    from ethergate.billing import ledger
+    return ledger.account_state(workspace_id)[0]

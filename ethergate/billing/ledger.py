@@ -16,10 +16,12 @@ SQLAlchemy helpers below, which other services share; their guarded debit is sta
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.engine import Connection
@@ -98,32 +100,54 @@ def account_state(workspace_id: int, conn: Connection | None = None) -> tuple[in
     return int(row[0]), int(row[1])
 
 
-def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: str | None = None,
-               allow_negative_available: bool = False, **refs) -> PostedEntry:
-    """Append a credit (amount > 0) or debit (amount < 0) that is not tied to a hold.
+def request_hash(workspace_id: int, kind: str, amount: int, refs: dict) -> str:
+    """The digest of what a keyed request asked for: a reused key must ask for exactly the same thing."""
+    body = {"workspace_id": workspace_id, "kind": kind, "amount_micro": amount,
+            "note": refs.get("note"), "reference": refs.get("reference")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-    A debit must fit in the available balance unless `allow_negative_available`. With an
-    idempotency key, a replay with the same workspace, kind and amount returns the first entry;
-    anything else under that key is an IdempotencyConflict.
+
+def append(conn: Connection, workspace_id: int, amount: int, kind: str, *, allow_negative_available: bool = False,
+           **refs) -> PostedEntry:
+    """Move the balance and append the entry inside the caller's transaction; a debit must fit."""
+    guard = None if amount > 0 or allow_negative_available else -amount
+    balance_after = _move_balance(conn, workspace_id, amount, require_available=guard)
+    if balance_after is None:
+        balance, held = account_state(workspace_id, conn)
+        raise InsufficientCredits(balance, balance - held, -amount)
+    if refs.get("idempotency_key") is not None:
+        refs["request_hash"] = request_hash(workspace_id, kind, amount, refs)
+    entry_id = _insert_entry(conn, workspace_id=workspace_id, kind=kind, amount_micro=amount,
+                             balance_after_micro=balance_after, **refs)
+    return PostedEntry(entry_id, balance_after, amount)
+
+
+def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: str | None = None,
+               allow_negative_available: bool = False, also: Callable[[PostedEntry], None] | None = None,
+               **refs) -> PostedEntry:
+    """Append a credit (amount > 0) or debit (amount < 0) that is not tied to a hold, in one transaction.
+
+    A debit must fit in the available balance unless `allow_negative_available`. `also(entry)` adds
+    rows that must land with the entry (its audit row) to the same transaction; it is not called on a
+    replay. With an idempotency key, a request with the same workspace, kind, amount, note and
+    reference returns the first entry; anything else under that key is an IdempotencyConflict.
     """
     if kind not in ("topup", "grant", "redemption", "refund", "adjustment", "usage"):
         raise LedgerError(f"unknown entry kind {kind!r}")
     if amount == 0:
         raise LedgerError("an entry must move money")
+    digest = request_hash(workspace_id, kind, amount, refs)
     try:
         with unit_of_work() as conn:
             if idempotency_key is not None:
                 existing = _entry_by_idempotency_key(conn, idempotency_key)
                 if existing is not None:
-                    return _replay(existing, workspace_id, kind, amount)
-            guard = None if amount > 0 or allow_negative_available else -amount
-            balance_after = _move_balance(conn, workspace_id, amount, require_available=guard)
-            if balance_after is None:
-                balance, held = account_state(workspace_id, conn)
-                raise InsufficientCredits(balance, balance - held, -amount)
-            entry_id = _insert_entry(conn, workspace_id=workspace_id, kind=kind, amount_micro=amount,
-                                     balance_after_micro=balance_after, idempotency_key=idempotency_key, **refs)
-            return PostedEntry(entry_id, balance_after, amount)
+                    return replay(existing, digest)
+            entry = append(conn, workspace_id, amount, kind, allow_negative_available=allow_negative_available,
+                           idempotency_key=idempotency_key, **refs)
+            if also is not None:
+                also(entry)
+            return entry
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -132,17 +156,22 @@ def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: st
         db.session.commit()  # end the read at once (see database.py)
         if existing is None:
             raise
-        return _replay(existing, workspace_id, kind, amount)
+        return replay(existing, digest)
 
 
 def _entry_by_idempotency_key(conn: Connection, key: str):
     return conn.execute(select(entries).where(entries.c.idempotency_key == key)).mappings().first()
 
 
-def _replay(existing, workspace_id: int, kind: str, amount: int) -> PostedEntry:
-    if (existing["workspace_id"], existing["kind"], existing["amount_micro"]) != (workspace_id, kind, amount):
-        raise IdempotencyConflict("this idempotency key was already used for a different operation")
-    return PostedEntry(existing["id"], existing["balance_after_micro"], amount, replayed=True)
+def replay(existing, digest: str) -> PostedEntry:
+    """The first entry posted under a key, if this request asks for the same thing; else a conflict."""
+    stored = existing["request_hash"]
+    if stored is None:  # posted before request hashes were kept: what it can still be compared on
+        stored = request_hash(existing["workspace_id"], existing["kind"], existing["amount_micro"], existing)
+    if stored != digest:
+        raise IdempotencyConflict("this idempotency key was already used for a different request "
+                                  f"(entry {existing['id']}); use a new key for a new request")
+    return PostedEntry(existing["id"], existing["balance_after_micro"], existing["amount_micro"], replayed=True)
 
 
 # The hold lifecycle runs on every /v1 request, so its statements are written once (statements.py).

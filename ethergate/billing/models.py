@@ -55,6 +55,8 @@ class LedgerEntry(db.Model):
     over_hold: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     reference: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # SHA-256 of what the keyed request asked for; a reused key with another body is refused.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -8,14 +8,15 @@ Price selection for a request:
 * a model has either one "base" row or several "tier" rows, chosen by prompt length: the first tier
   (by `up_to` ascending) with `prompt_tokens <= up_to`, the unbounded tier (`up_to` None) last;
 * "window" rows are time-of-day prices ("HH:MM" start inclusive, end exclusive, in the row's IANA
-  time zone, possibly wrapping midnight). When the request time falls inside a window, the window's
+  time zone, possibly wrapping midnight), on the row's weekdays, skipping its holiday calendar's
+  holidays and adding its make-up working days. When the request time falls inside a window, the window's
   prices replace the base or tier prices entirely, even on a tiered model: providers publish peak /
   off-peak prices as flat prices, so a window is not scaled per tier.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,24 +81,47 @@ def _parse_hhmm(value: str | None, model_id: str) -> time:
         raise PricingError(f"model {model_id}: bad window time {value!r}") from None
 
 
-def _local_time(at: datetime, tz_name: str | None, model_id: str) -> time:
+def _local(at: datetime, tz_name: str | None, model_id: str) -> datetime:
     try:
         zone = ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         raise PricingError(f"model {model_id}: unknown time zone {tz_name!r}") from None
     moment = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
-    return moment.astimezone(zone).time().replace(tzinfo=None)
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def window_applies_on(row: PriceRow, day: date) -> bool:
+    """Whether the window runs on this local day: its calendar's holidays are off and its make-up working
+    days count as working days; otherwise the window's weekdays (every day when it names none)."""
+    calendar = row.window_calendar
+    if calendar is not None:
+        if day in calendar.holidays:
+            return False
+        if day in calendar.workdays:
+            return True
+    return row.window_days is None or WEEKDAYS[day.weekday()] in row.window_days.split(",")
 
 
 def in_window(row: PriceRow, at: datetime, model_id: str = "?") -> bool:
-    """Whether `at` (naive UTC) falls in the window; start inclusive, end exclusive, start == end is all day."""
+    """Whether `at` (naive UTC) falls in the window; start inclusive, end exclusive, start == end is all day.
+
+    A window that wraps midnight belongs to the day it started on: 01:00 on Saturday is Friday's window.
+    """
     start, end = _parse_hhmm(row.window_start, model_id), _parse_hhmm(row.window_end, model_id)
-    local = _local_time(at, row.window_tz, model_id)
+    local = _local(at, row.window_tz, model_id)
+    clock, day = local.time(), local.date()
     if start == end:
-        return True
-    if start < end:
-        return start <= local < end
-    return local >= start or local < end
+        inside = True
+    elif start < end:
+        inside = start <= clock < end
+    else:
+        inside = clock >= start or clock < end
+        if clock < end:
+            day -= timedelta(days=1)
+    return inside and window_applies_on(row, day)
 
 
 def _window_for(model: ModelInfo, at: datetime) -> AppliedPrices | None:

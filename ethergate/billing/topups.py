@@ -16,7 +16,6 @@ import stripe
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..accounts.services import record_audit
@@ -79,18 +78,6 @@ class WebhookRejected(TopupError):
     pass
 
 
-def _post(conn: Connection, workspace_id: int, amount: int, kind: str, **refs) -> ledger.PostedEntry:
-    """Move the balance and append the entry inside the caller's transaction; a debit must fit."""
-    guard = -amount if amount < 0 else None
-    balance_after = ledger._move_balance(conn, workspace_id, amount, require_available=guard)
-    if balance_after is None:
-        balance, held = ledger.account_state(workspace_id, conn)
-        raise ledger.InsufficientCredits(balance, balance - held, -amount)
-    entry_id = ledger._insert_entry(conn, workspace_id=workspace_id, kind=kind, amount_micro=amount,
-                                    balance_after_micro=balance_after, **refs)
-    return ledger.PostedEntry(entry_id, balance_after, amount)
-
-
 def normalize_code(text: str) -> str | None:
     """The canonical EG-XXXX-XXXX-XXXX-XXXX form of what a user typed, or None if it cannot be a code."""
     raw = "".join(ch for ch in (text or "").upper() if ch.isalnum())
@@ -149,9 +136,9 @@ def redeem_code(workspace_id: int, plaintext: str, user: User | None = None,
             .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.description)).first()
         if claimed is None:
             raise _why_not_redeemable(conn, digest, workspace_id)
-        entry = _post(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
-                      idempotency_key=f"code:{claimed.id}", note=claimed.description, actor_user_id=user_id,
-                      actor_label=user.email if user else actor_label, created_at=now)
+        entry = ledger.append(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
+                              idempotency_key=f"code:{claimed.id}", note=claimed.description, actor_user_id=user_id,
+                              actor_label=user.email if user else actor_label, created_at=now)
         record_audit("code.redeemed", actor=user, actor_label=actor_label, workspace_id=workspace_id,
                      target=claimed.prefix,
                      details={"amount_micro": claimed.amount_micro, "entry_id": entry.id})
@@ -168,51 +155,41 @@ def _why_not_redeemable(conn: Connection, digest: str, workspace_id: int) -> Top
     return CodeExpired(row.expires_at) if row.expires_at is not None else UnknownCode()
 
 
-def grant(workspace_id: int, amount_micro: int, actor: User, note: str,
-          idempotency_key: str | None = None) -> ledger.PostedEntry:
+def grant(workspace_id: int, amount_micro: int, actor: User | None, note: str,
+          idempotency_key: str | None = None, operator: str | None = None) -> ledger.PostedEntry:
     """Staff adds credits (goodwill, trials, invoices paid offline)."""
     if amount_micro <= 0:
         raise InvalidAmount("a grant must be a positive amount")
-    return _staff_entry("grant", workspace_id, amount_micro, actor, note, idempotency_key)
+    return _staff_entry("grant", workspace_id, amount_micro, actor, note, idempotency_key, operator)
 
 
-def adjust(workspace_id: int, amount_micro: int, actor: User, note: str,
-           idempotency_key: str | None = None) -> ledger.PostedEntry:
+def adjust(workspace_id: int, amount_micro: int, actor: User | None, note: str,
+           idempotency_key: str | None = None, operator: str | None = None) -> ledger.PostedEntry:
     """Staff corrects the balance with a signed entry; a debit never takes available credit below zero."""
     if amount_micro == 0:
         raise InvalidAmount("an adjustment must move money")
-    return _staff_entry("adjustment", workspace_id, amount_micro, actor, note, idempotency_key)
+    return _staff_entry("adjustment", workspace_id, amount_micro, actor, note, idempotency_key, operator)
 
 
-def _staff_entry(kind: str, workspace_id: int, amount: int, actor: User, note: str,
-                 idempotency_key: str | None) -> ledger.PostedEntry:
+def _staff_entry(kind: str, workspace_id: int, amount: int, actor: User | None, note: str,
+                 idempotency_key: str | None, operator: str | None) -> ledger.PostedEntry:
+    """The entry and its audit row in one transaction, from the console (`actor`, a staff user) or from a
+    server-side entry point (`operator`, e.g. "cli": whoever runs it already has the database)."""
     note = (note or "").strip()
     if not note:
         raise NoteRequired(f"a {kind} needs a note saying why")
-    if actor is None or not actor.is_staff:
+    if operator is None and (actor is None or not actor.is_staff):
         raise StaffOnly(f"only staff can make a {kind}")
-    key = f"staff-{kind}:{workspace_id}:{idempotency_key}" if idempotency_key else None
-    actor_id, actor_email = actor.id, actor.email
-    try:
-        with unit_of_work() as conn:
-            if key is not None:
-                existing = ledger._entry_by_idempotency_key(conn, key)
-                if existing is not None:
-                    return ledger._replay(existing, workspace_id, kind, amount)
-            entry = _post(conn, workspace_id, amount, kind, note=note, actor_user_id=actor_id,
-                          actor_label=actor_email, idempotency_key=key)
-            record_audit(f"credits.{kind}", actor=actor, workspace_id=workspace_id,
-                         details={"amount_micro": amount, "note": note, "entry_id": entry.id})
-            return entry
-    except IntegrityError:
-        if key is None:
-            raise
-        # A concurrent double-submit won the race for the key; its entry is the answer.
-        existing = ledger._entry_by_idempotency_key(db.session.connection(), key)
-        db.session.commit()
-        if existing is None:
-            raise
-        return ledger._replay(existing, workspace_id, kind, amount)
+    origin = operator or "staff"
+    key = f"{origin}-{kind}:{workspace_id}:{idempotency_key}" if idempotency_key else None
+    actor_id, label = (actor.id, actor.email) if actor is not None else (None, operator)
+
+    def audit(entry: ledger.PostedEntry) -> None:
+        record_audit(f"credits.{kind}", actor=actor, actor_label=label, workspace_id=workspace_id,
+                     details={"amount_micro": amount, "note": note, "entry_id": entry.id})
+
+    return ledger.post_entry(workspace_id, amount, kind, idempotency_key=key, also=audit, note=note,
+                             actor_user_id=actor_id, actor_label=label)
 
 
 @dataclass(frozen=True)
@@ -353,9 +330,9 @@ class StripeCheckout:
         if claimed is None:
             return WebhookResult(event_id, event_type, payment_id=row.id, workspace_id=row.workspace_id,
                                  detail="payment already credited")
-        entry = _post(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
-                      idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
-                      actor_user_id=row.created_by_id, created_at=now)
+        entry = ledger.append(conn, row.workspace_id, row.amount_micro, "topup", reference=session_id,
+                              idempotency_key=f"stripe:{session_id}", note="Card payment (Stripe Checkout)",
+                              actor_user_id=row.created_by_id, created_at=now)
         buyer = db.session.get(User, row.created_by_id) if row.created_by_id is not None else None
         record_audit("credits.topup", actor=buyer, actor_label=None if buyer else "stripe",
                      workspace_id=row.workspace_id, target=session_id,

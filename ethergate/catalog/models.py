@@ -1,9 +1,9 @@
 """Providers, models, their routes and list prices (micro-units per million tokens)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -88,8 +88,33 @@ class Price(db.Model):
     window_start: Mapped[str | None] = mapped_column(String(5))
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_tz: Mapped[str | None] = mapped_column(String(64))
+    window_days: Mapped[str | None] = mapped_column(String(32))       # "mon,tue,wed,thu,fri"; NULL = every day
+    window_calendar: Mapped[str | None] = mapped_column(String(32))   # a HolidayCalendar id
     input_micro: Mapped[int] = mapped_column(BigInteger)
     cached_input_micro: Mapped[int] = mapped_column(BigInteger)
     output_micro: Mapped[int] = mapped_column(BigInteger)
 
     model: Mapped[Model] = relationship(back_populates="prices")
+
+
+class HolidayCalendar(db.Model):
+    """A dated list of public holidays and make-up working days that price windows can follow."""
+    __tablename__ = "holiday_calendars"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    covers: Mapped[list] = mapped_column(db.JSON, default=list)   # the years whose schedule is listed in full
+
+    days: Mapped[list[CalendarDay]] = relationship(back_populates="calendar", cascade="all, delete-orphan")
+
+
+class CalendarDay(db.Model):
+    """kind 'holiday' (no working day, whatever the weekday) or 'workday' (a make-up working day)."""
+    __tablename__ = "calendar_days"
+
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("holiday_calendars.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+
+    calendar: Mapped[HolidayCalendar] = relationship(back_populates="days")

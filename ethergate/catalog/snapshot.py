@@ -4,14 +4,24 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from .models import Model, ModelAlias, Provider
+from .models import HolidayCalendar, Model, ModelAlias, Provider
 
 REFRESH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    id: str
+    name: str
+    covers: frozenset[int]        # years whose holidays and make-up working days are listed in full
+    holidays: frozenset[date]
+    workdays: frozenset[date]     # make-up working days (调休): worked although a weekend
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class PriceRow:
     input_micro: int             # per 1,000,000 tokens
     cached_input_micro: int
     output_micro: int
+    window_days: str | None = None                 # "mon,tue,wed,thu,fri"; None = every day
+    window_calendar: CalendarInfo | None = None    # its holidays are off, its make-up working days on
 
 
 @dataclass(frozen=True)
@@ -90,12 +102,18 @@ def load_snapshot() -> CatalogSnapshot:
         .options(selectinload(Model.routes), selectinload(Model.prices), selectinload(Model.aliases))).all()
     providers = {p.id: ProviderInfo(p.id, p.name, p.base_url, p.key_env, p.base_url_env, p.docs_url)
                  for p in db.session.scalars(select(Provider).where(Provider.active))}
+    calendars = {c.id: CalendarInfo(c.id, c.name, frozenset(c.covers or ()),
+                                    frozenset(d.day for d in c.days if d.kind == "holiday"),
+                                    frozenset(d.day for d in c.days if d.kind == "workday"))
+                 for c in db.session.scalars(select(HolidayCalendar).options(selectinload(HolidayCalendar.days)))}
     infos = {}
     for m in models:
         routes = tuple(RouteInfo(r.provider_id, r.upstream_model, r.priority)
                        for r in sorted(m.routes, key=lambda r: r.priority) if r.active and r.provider_id in providers)
         prices = tuple(PriceRow(p.kind, p.up_to, p.window_name, p.window_start, p.window_end, p.window_tz,
-                                p.input_micro, p.cached_input_micro, p.output_micro) for p in m.prices)
+                                p.input_micro, p.cached_input_micro, p.output_micro, p.window_days,
+                                calendars.get(p.window_calendar) if p.window_calendar else None)
+                       for p in m.prices)
         infos[m.id] = ModelInfo(
             id=m.id, name=m.name, description=m.description, context_window=m.context_window,
             max_output_tokens=m.max_output_tokens, default_max_tokens=m.default_max_tokens,

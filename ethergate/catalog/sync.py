@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
 from ..extensions import db
 from ..money import AmountError, parse_amount
 from ..timeutil import utcnow
-from .models import Model, ModelAlias, Price, Provider, Route
+from .models import CalendarDay, HolidayCalendar, Model, ModelAlias, Price, Provider, Route
 
 SHIPPED_CATALOG = Path(__file__).with_name("catalog.toml")
 CAPABILITIES = {"streaming", "tools", "reasoning", "json_mode", "vision"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class CatalogError(ValueError):
@@ -25,14 +28,15 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.deactivated)
 
     def summary(self) -> str:
-        return (f"catalog: {len(self.created)} created, {len(self.updated)} updated, "
-                f"{len(self.deactivated)} deactivated")
+        return "\n".join([f"catalog: {len(self.created)} created, {len(self.updated)} updated, "
+                          f"{len(self.deactivated)} deactivated", *(f"warning: {w}" for w in self.warnings)])
 
 
 def read_catalog(path: str | Path | None = None) -> dict:
@@ -71,6 +75,9 @@ def _validate(data: dict, source: str) -> None:
         for name in ("name", "base_url", "key_env"):
             if not spec.get(name):
                 raise CatalogError(f"{source}: provider {pid}: missing {name}")
+    calendars = data.get("calendars") or {}
+    for cid, spec in calendars.items():
+        _calendar_days(f"{source}: calendar {cid}", spec)
     ids: set[str] = set()
     aliases: set[str] = set()
     for index, model in enumerate(data.get("models") or []):
@@ -107,6 +114,10 @@ def _validate(data: dict, source: str) -> None:
         for window in pricing.get("windows", []):
             _hhmm(where + " window start", window.get("start"))
             _hhmm(where + " window end", window.get("end"))
+            _window_days(where, window.get("days"))
+            _zone(where, window.get("tz", "UTC"))
+            if window.get("calendar") is not None and window["calendar"] not in calendars:
+                raise CatalogError(f"{where}: window calendar {window['calendar']!r} is not defined in [calendars]")
         for alias in model.get("aliases", []):
             if alias in aliases:
                 raise CatalogError(f"{where}: duplicate alias {alias}")
@@ -131,11 +142,12 @@ def _price_rows(pricing: dict, where: str) -> list[dict]:
     for window in pricing.get("windows") or []:
         rows.append(dict(kind="window", up_to=None, window_name=window.get("name", "window"),
                          window_start=_hhmm(where, window["start"]), window_end=_hhmm(where, window["end"]),
-                         window_tz=window.get("tz", "UTC"), input_micro=_price(where, window, "input"),
+                         window_tz=window.get("tz", "UTC"), window_days=_window_days(where, window.get("days")),
+                         window_calendar=window.get("calendar"), input_micro=_price(where, window, "input"),
                          cached_input_micro=_price(where, window, "cached_input"),
                          output_micro=_price(where, window, "output")))
     for row in rows:
-        for name in ("window_name", "window_start", "window_end", "window_tz"):
+        for name in ("window_name", "window_start", "window_end", "window_tz", "window_days", "window_calendar"):
             row.setdefault(name, None)
     return rows
 
@@ -172,6 +184,8 @@ def sync_catalog(path: str | Path | None = None, currency: str | None = None) ->
             provider.active = False
             report.deactivated.append(f"provider {provider.id}")
     db.session.flush()
+
+    _sync_calendars(data.get("calendars") or {}, report)
 
     existing_models = {m.id: m for m in db.session.scalars(select(Model))}
     wanted_aliases: dict[str, str] = {}
@@ -223,6 +237,89 @@ def sync_catalog(path: str | Path | None = None, currency: str | None = None) ->
     return report
 
 
+def _window_days(where: str, days) -> str | None:
+    """The window's weekdays as stored ("mon,tue,..."), or None for every day."""
+    if days is None:
+        return None
+    if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days) or len(set(days)) != len(days):
+        raise CatalogError(f"{where}: window days must be a list of distinct {', '.join(WEEKDAYS)}; got {days!r}")
+    return ",".join(d for d in WEEKDAYS if d in days)
+
+
+def _zone(where: str, name) -> None:
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CatalogError(f"{where}: unknown time zone {name!r}") from None
+
+
+def _dates(where: str, values) -> list[date]:
+    """ "2026-02-15" or an inclusive range "2026-02-15..2026-02-23"."""
+    found = []
+    for value in values or []:
+        first, _, last = str(value).partition("..")
+        try:
+            start, end = date.fromisoformat(first), date.fromisoformat(last or first)
+        except ValueError:
+            raise CatalogError(f"{where}: expected YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD, got {value!r}") from None
+        if end < start or (end - start).days > 31:
+            raise CatalogError(f"{where}: {value!r} is not a range of at most a month")
+        found += [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    return found
+
+
+def _calendar_days(where: str, spec: dict) -> dict[date, str]:
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise CatalogError(f"{where}: missing name")
+    covers = spec.get("covers") or []
+    if not isinstance(covers, list) or not all(isinstance(y, int) for y in covers):
+        raise CatalogError(f"{where}: covers must list the years whose schedule is complete")
+    days: dict[date, str] = {}
+    for kind, key in (("holiday", "holidays"), ("workday", "workdays")):
+        for day in _dates(f"{where} {key}", spec.get(key)):
+            if day.year not in covers:
+                raise CatalogError(f"{where}: {day} is in a year the calendar does not cover ({covers})")
+            if days.get(day, kind) != kind:
+                raise CatalogError(f"{where}: {day} is listed as both a holiday and a make-up working day")
+            days[day] = kind
+    return days
+
+
+def _sync_calendars(specs: dict, report: SyncReport) -> None:
+    existing = {c.id: c for c in db.session.scalars(select(HolidayCalendar))}
+    for cid, spec in specs.items():
+        days = _calendar_days(f"calendar {cid}", spec)
+        calendar = existing.pop(cid, None)
+        values = dict(name=spec["name"], covers=sorted(spec.get("covers") or []))
+        if calendar is None:
+            calendar = HolidayCalendar(id=cid, **values)
+            db.session.add(calendar)
+            report.created.append(f"calendar {cid}")
+            changed = True
+        else:
+            changed = _assign(calendar, values)
+        if {(d.day, d.kind) for d in calendar.days} != set(days.items()):
+            calendar.days.clear()
+            db.session.flush()
+            calendar.days.extend(CalendarDay(day=day, kind=kind) for day, kind in sorted(days.items()))
+            changed = True
+        if changed and f"calendar {cid}" not in report.created:
+            report.updated.append(f"calendar {cid}")
+        report.warnings += _coverage_warnings(cid, values["covers"], utcnow().date())
+    for calendar in existing.values():
+        db.session.delete(calendar)
+        report.deactivated.append(f"calendar {calendar.id}")
+    db.session.flush()
+
+
+def _coverage_warnings(cid: str, covers: list[int], today: date) -> list[str]:
+    """Say when prices will follow the plain weekdays because a year's schedule is missing."""
+    missing = [year for year in (today.year, today.year + 1) if year not in covers and
+               (year == today.year or today.month == 12)]
+    return [f"calendar {cid} does not list {year}'s holidays and make-up working days: add them to the catalog "
+            f"(windows fall back to their weekdays alone for that year)" for year in missing]
+
+
 def _sync_routes(model: Model, specs: list[dict]) -> bool:
     changed = False
     by_key = {(r.provider_id, r.upstream_model): r for r in model.routes}
@@ -243,8 +340,8 @@ def _sync_routes(model: Model, specs: list[dict]) -> bool:
 
 
 def _sync_prices(model: Model, rows: list[dict]) -> bool:
-    columns = ("kind", "up_to", "window_name", "window_start", "window_end", "window_tz",
-               "input_micro", "cached_input_micro", "output_micro")
+    columns = ("kind", "up_to", "window_name", "window_start", "window_end", "window_tz", "window_days",
+               "window_calendar", "input_micro", "cached_input_micro", "output_micro")
 
     def key(row) -> tuple:
         return tuple((row[c] if isinstance(row, dict) else getattr(row, c)) for c in columns)

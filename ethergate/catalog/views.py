@@ -66,6 +66,25 @@ def windows_of(model: ModelInfo) -> list[PriceRow]:
     return sorted((r for r in model.prices if r.kind == "window"), key=lambda r: (r.window_start or "", r.window_end or ""))
 
 
+DAY_NAMES = {"mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"), "fri": _l("Fri"),
+             "sat": _l("Sat"), "sun": _l("Sun")}
+
+
+def window_schedule(row: PriceRow) -> str:
+    """Which days a price window runs, in words: "Mon–Fri, except public holidays; make-up working days too"."""
+    days = row.window_days.split(",") if row.window_days else list(DAY_NAMES)
+    if days == ["mon", "tue", "wed", "thu", "fri"]:
+        text = _("Mon–Fri")
+    elif len(days) == 7:
+        text = _("Every day")
+    else:
+        text = ", ".join(str(DAY_NAMES[d]) for d in days)
+    if row.window_calendar is not None:
+        text = _("%(days)s, except public holidays, and on make-up working days (%(calendar)s)",
+                 days=text, calendar=row.window_calendar.name)
+    return text
+
+
 def window_now(model: ModelInfo, at) -> PriceRow | None:
     """The time window whose prices apply at `at` (naive UTC); overlaps resolve as billing does, dearer first."""
     matching = [row for row in windows_of(model) if in_window(row, at, model.id)]
@@ -153,6 +172,7 @@ def model(model_id: str):
     base_url = current_app.config["PUBLIC_BASE_URL"] + "/v1"
     return render("catalog/model.html", row=row, model=found, signals=signals, tokens_chart=tokens_chart,
                   uptime_chart=uptime_chart, tiers=tiers_of(found), windows=windows_of(found),
+                  window_schedule=window_schedule,
                   provider_state=providers, capability_label=capability_label,
                   percent=lambda share: charts.percent(share, locale), base_url=base_url,
                   snippets=snippets(base_url, found.id), snippet_languages=LANGUAGES,

@@ -191,6 +191,9 @@ ERRORS = (
      "in the console."),
     (404, "model_not_found", "invalid_request_error", "model", None,
      "The model 'gpt-4o' does not exist. GET /v1/models lists the model IDs you can use."),
+    (404, "request_not_found", "invalid_request_error", None, None,
+     "No request 'req_0a1b2c' was made by this workspace. Request IDs are in the X-Request-Id response "
+     "header and in the request_id of error bodies."),
     (413, "request_too_large", "invalid_request_error", None, None,
      "The request body is larger than 16777216 bytes."),
     (429, "rate_limit_exceeded", "rate_limit_error", None, None,

@@ -161,11 +161,21 @@ def reserve_credits(model, prompt_bound: int, choices: int, hold_amount: int, at
             message += " Add credits in the console to continue."
         raise GatewayError(402, "insufficient_credits", message, "insufficient_quota") from None
     except ledger.SpendCapExceeded as capped:
-        raise GatewayError(
-            402, "key_spend_cap_exceeded",
-            f"This API key reached its monthly spend cap of {format_money(capped.cap, currency)} "
-            f"({format_money(capped.spent, currency)} spent, {format_money(capped.held, currency)} in flight). "
-            "Raise the cap in the console or wait for next month.", "insufficient_quota") from None
+        cap, spent, held = (format_money(v, currency) for v in (capped.cap, capped.spent, capped.held))
+        left = capped.cap - capped.spent - capped.held
+        if left <= 0:
+            message = (f"This API key reached its monthly spend cap of {cap} ({spent} spent, {held} in flight). "
+                       "Raise the cap in the console or wait for next month.")
+        else:
+            message = (f"This request may cost up to {format_money(hold_amount, currency)}, more than the "
+                       f"{format_money(left, currency)} left under this API key's monthly spend cap of {cap} "
+                       f"({spent} spent, {held} in flight).")
+            fits = affordable_max_tokens(model, prompt_bound, left, at)
+            if fits is not None and choices == 1:
+                message += f" Set max_tokens to {fits} or less to fit, or raise the cap in the console."
+            else:
+                message += " Send a shorter request or raise the cap in the console."
+        raise GatewayError(402, "key_spend_cap_exceeded", message, "insufficient_quota") from None
 
 
 def _answer_chars(body: dict) -> int:

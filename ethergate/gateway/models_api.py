@@ -117,5 +117,8 @@ def _pricing(rows: tuple[PriceRow, ...], currency: str) -> dict:
         pricing["tiers"] = [{"up_to": r.up_to, **_prices(r)} for r in tiers]
     if windows:
         pricing["windows"] = [{"name": r.window_name, "start": r.window_start, "end": r.window_end,
-                               "tz": r.window_tz, **_prices(r)} for r in windows]
+                               "tz": r.window_tz,
+                               "days": r.window_days.split(",") if r.window_days else None,
+                               "holidays": r.window_calendar.id if r.window_calendar else None,
+                               **_prices(r)} for r in windows]
     return pricing

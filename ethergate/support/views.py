@@ -74,6 +74,7 @@ def adjust(workspace_slug: str):
     """A signed correction of the balance; `topups.adjust` writes the entry and its audit row together."""
     workspace = _workspace_or_404(workspace_slug)
     form = AdjustmentForm()
+    status = 422
     if form.validate_on_submit():
         try:
             entry = topups.adjust(workspace.id, form.amount_micro, staff_user(), form.note.data,
@@ -85,6 +86,7 @@ def adjust(workspace_slug: str):
                 needed=format_money(short.needed), available=format_money(short.available),
                 balance=format_money(short.balance), held=format_money(short.balance - short.available)))
         except ledger.IdempotencyConflict:
+            status = 409
             form.form_errors.append(_("This form was already used for another adjustment. Reload the page."))
         except topups.TopupError as exc:
             form.form_errors.append(str(exc))
@@ -97,7 +99,7 @@ def adjust(workspace_slug: str):
             if not htmx.is_fragment_request():
                 return htmx.redirect(url_for("support.workspace", workspace_slug=workspace.slug))
             return workspace_page(workspace)
-    return workspace_page(workspace, status=422, adjustment=form)
+    return workspace_page(workspace, status=status, adjustment=form)
 
 
 def code_widget(status: int = 200, form: CodeForm | None = None, created=None, plaintext: str | None = None):

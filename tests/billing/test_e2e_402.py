@@ -6,7 +6,8 @@ import pytest
 
 from ethergate.money import format_plain
 
-from .e2e import MODEL, assert_books_balance, clean_fake, flask_cli, hold_for, log_rows, say  # noqa: F401
+from .e2e import (MODEL, assert_audit_passes, assert_books_balance, clean_fake, flask_cli, hold_for,  # noqa: F401
+                  log_rows, say)
 
 HELLO = say("hello")
 SUGGESTION = re.compile(r"Set max_tokens to (\d+) or less")
@@ -57,3 +58,4 @@ def test_zero_credits_then_a_cli_grant_works_without_a_restart(live_server, live
     assert flask_cli(live_server.database_url, "admin", "balance", slug).stdout.strip() == format_plain(balance)
     statuses = [row.status_code for row in log_rows(workspace_id=workspace_id)]
     assert statuses == [402, 402, 200, 200]
+    assert_audit_passes(live_server.database_url)

@@ -11,8 +11,8 @@ import threading
 import pytest
 import requests
 
-from .e2e import (MODEL, account, assert_books_balance, assert_holds_resolved_once, clean_fake,  # noqa: F401
-                  entries, fund, hold_for, holds, log_rows, say, wait_for)
+from .e2e import (MODEL, account, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
+                  clean_fake, entries, fund, hold_for, holds, log_rows, say, wait_for)
 
 TTL = {"ETHERGATE_HOLD_TTL_SECONDS": "5"}
 # The server that dies never sweeps (after its start), so only the next server can release the hold.
@@ -80,3 +80,4 @@ def test_hold_of_a_killed_request_expires_on_the_next_server(live_server, live_s
     balance = assert_books_balance(workspace_id)
     assert 0 < FUNDS - balance <= hold_for(say("after the crash"), 50)
     assert [h.status for h in assert_holds_resolved_once(workspace_id)] == ["expired", "captured"]
+    assert_audit_passes(live_server.database_url)

@@ -9,8 +9,8 @@ import time
 
 import requests
 
-from .e2e import (MODEL, account, assert_books_balance, assert_holds_resolved_once, clean_fake,  # noqa: F401
-                  entries, fund, hold_for, log_rows, say)
+from .e2e import (MODEL, account, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
+                  clean_fake, entries, fund, hold_for, log_rows, say)
 
 REQUESTS, THREADS_PER_SERVER = 200, 100
 MAX_TOKENS = 1000
@@ -81,3 +81,4 @@ def test_racing_requests_never_overdraw(live_server, live_server_factory, live_f
     for row in log_rows(workspace_id=workspace_id):
         logged.setdefault(row.request_id, []).append(row.status_code)
     assert logged == {request_id: [status] for request_id, status in statuses.items()}
+    assert_audit_passes(live_server.database_url)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from ethergate.extensions import db
 from ethergate.keys.models import KeySpend
 
-from .e2e import (MODEL, assert_books_balance, assert_holds_resolved_once, clean_fake, entries,  # noqa: F401
-                  fresh, hold_for, log_rows, say)
+from .e2e import (MODEL, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
+                  clean_fake, entries, fresh, hold_for, log_rows, say)
 
 MAX_TOKENS = 1000
 # Each answer costs about 60% of its hold, so one fits under the cap and a second never does.
@@ -77,9 +77,27 @@ def test_cap_refuses_what_would_exceed_it_and_other_keys_still_work(live_server,
     assert_holds_resolved_once(workspace_id)
     refusals = [row for row in log_rows(workspace_id=workspace_id) if row.status_code == 402]
     assert [(r.api_key_id, r.error_code) for r in refusals] == [(capped_id, "key_spend_cap_exceeded")] * 2
+    assert_audit_passes(live_server.database_url)
 
 
 def assert_cap_refusal(error: openai.APIStatusError) -> None:
     assert error.status_code == 402 and error.code == "key_spend_cap_exceeded", error
     assert error.type == "insufficient_quota" and error.request_id
     assert error.body["code"] == "key_spend_cap_exceeded" and "monthly spend cap" in error.body["message"]
+
+
+def test_a_worst_case_above_an_unspent_cap_says_what_fits(live_server, live_factories):
+    """A key capped at ¥0.05 with nothing spent: the refusal names the worst case and a max_tokens that fits."""
+    tenant = live_factories.tenant(credits="100.00", rpm_limit=1000, monthly_spend_cap_micro=50_000)
+    client = sdk(live_server, tenant.plaintext)
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model=MODEL, messages=QUICK, max_tokens=30_000)
+    assert_cap_refusal(refused.value)
+    message = refused.value.body["message"]
+    assert "reached" not in message and "¥0.00 spent" in message
+    assert "may cost up to" in message and "¥0.05 left under this API key's monthly spend cap of ¥0.05" in message
+    fits = int(message.split("Set max_tokens to ")[1].split()[0])
+    assert hold_for(QUICK, fits) <= 50_000 < hold_for(QUICK, fits + 1)
+    assert client.chat.completions.create(model=MODEL, messages=QUICK, max_tokens=fits).choices[0].message.content
+    assert_books_balance(tenant.workspace.id)
+    assert_audit_passes(live_server.database_url)

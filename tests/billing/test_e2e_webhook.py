@@ -11,7 +11,7 @@ from ethergate.billing import topups
 from ethergate.billing.models import Payment, PaymentEvent
 from ethergate.extensions import db
 
-from .e2e import account, assert_books_balance, clean_fake, entries, fresh  # noqa: F401
+from .e2e import account, assert_audit_passes, assert_books_balance, clean_fake, entries, fresh  # noqa: F401
 from .stripe_helpers import WEBHOOK_SECRET, fake_stripe, session_event, signed, start  # noqa: F401
 
 SECRET_KEY = "sk_test_123"
@@ -74,6 +74,7 @@ def test_paid_checkout_credits_once_across_replays(live_server, provider, live_f
     assert (topup.amount_micro, topup.reference) == (50_000_000, session["id"])
     assert payment_status(session["id"]) == "paid"
     assert_books_balance(workspace_id)
+    assert_audit_passes(live_server.database_url)
 
 
 def test_unpaid_completion_credits_nothing_until_paid(live_server, provider, live_factories):
@@ -89,6 +90,7 @@ def test_unpaid_completion_credits_nothing_until_paid(live_server, provider, liv
                                               payment_status="paid", status="complete"))
     assert answer(deliver(live_server, payload, signature), 200)["credited"]
     assert account(workspace_id) == (18_000_000, 0)
+    assert_audit_passes(live_server.database_url)
 
 
 def test_forged_or_malformed_deliveries_are_400_and_record_nothing(live_server, provider, live_factories):
@@ -104,6 +106,7 @@ def test_forged_or_malformed_deliveries_are_400_and_record_nothing(live_server, 
         assert error["code"] == "invalid_webhook" and error["message"]
     assert fresh(lambda: db.session.scalar(select(func.count()).select_from(PaymentEvent))) == 0
     assert account(workspace_id) == (10_000_000, 0) and payment_status(session["id"]) == "pending"
+    assert_audit_passes(live_server.database_url)
 
 
 @pytest.mark.parametrize("event", [
@@ -115,6 +118,7 @@ def test_forged_or_malformed_deliveries_are_400_and_record_nothing(live_server, 
 def test_signed_but_meaningless_events_are_answered_not_retried(live_server, provider, event):
     response = deliver(live_server, *signed(event))
     assert response.status_code in (200, 400), response.text[:300]
+    assert_audit_passes(live_server.database_url)
 
 
 def test_webhook_is_404_when_stripe_is_not_configured(live_server_factory):

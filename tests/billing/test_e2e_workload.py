@@ -18,8 +18,8 @@ import requests
 from ethergate.billing import ledger
 from ethergate.extensions import db
 
-from .e2e import (MODEL, account, assert_books_balance, assert_holds_resolved_once, clean_fake,  # noqa: F401
-                  entries, log_rows, say, wait_for)
+from .e2e import (MODEL, account, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
+                  clean_fake, entries, log_rows, say, wait_for)
 
 SEED = int(os.environ.get("ETHERGATE_E2E_SEED", "20261124"))
 WORKERS, RUN_SECONDS, SETTLE_SECONDS = 16, 10.0, 15.0
@@ -168,3 +168,4 @@ def test_random_workload_keeps_the_books(live_server, live_server_factory, live_
     unbilled = [r for r in rows if r.request_id not in {e.request_id for e in usage}]
     assert all(r.cost_micro == 0 for r in unbilled)
     assert any(e.estimated for e in usage), "no cut or cancelled stream was billed on an estimate"
+    assert_audit_passes(live_server.database_url)

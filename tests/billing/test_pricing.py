@@ -198,3 +198,53 @@ def test_affordable_max_tokens_caps_at_the_model_limit_and_free_output():
     assert affordable_max_tokens(cheap, 10, 3, OFF_PEAK) == 3
     assert affordable_max_tokens(cheap, 10, 0, OFF_PEAK) is None
     assert affordable_max_tokens(replace(cheap, max_output_tokens=2), 10, 3, OFF_PEAK) == 2
+
+
+def at_beijing(year, month, day, hour, minute=0, second=0) -> datetime:
+    """A Beijing wall-clock time as the naive UTC the gateway prices with."""
+    return datetime(year, month, day, hour, minute, second) - timedelta(hours=8)
+
+
+@pytest.mark.parametrize("moment,peak", [
+    # Window edges on an ordinary Friday, 2026-12-04: 09:00-12:00 and 14:00-18:00 Beijing time.
+    (at_beijing(2026, 12, 4, 8, 59, 59), False), (at_beijing(2026, 12, 4, 9), True),
+    (at_beijing(2026, 12, 4, 11, 59, 59), True), (at_beijing(2026, 12, 4, 12), False),
+    (at_beijing(2026, 12, 4, 13, 59, 59), False), (at_beijing(2026, 12, 4, 14), True),
+    (at_beijing(2026, 12, 4, 17, 59, 59), True), (at_beijing(2026, 12, 4, 18), False),
+    # Friday to Saturday in Asia/Shanghai: Saturday starts at 16:00 UTC on Friday.
+    (at_beijing(2026, 12, 5, 9), False), (at_beijing(2026, 12, 5, 14), False),
+    # The request the issue names: 02:18 UTC on Sunday 2026-12-06 is 10:18 Sunday in Beijing.
+    (datetime(2026, 12, 6, 2, 18), False), (at_beijing(2026, 12, 7, 10, 18), True),
+    # National Day, Thursday 2026-10-01 to Wednesday 10-07, after an ordinary Wednesday.
+    (at_beijing(2026, 9, 30, 17, 59, 59), True), (at_beijing(2026, 10, 1, 9), False),
+    (at_beijing(2026, 10, 7, 15), False), (at_beijing(2026, 10, 8, 9), True),
+    # Make-up working Saturday 2026-10-10 and Sunday 2026-09-20: peak in the windows, not outside.
+    (at_beijing(2026, 10, 10, 8, 59, 59), False), (at_beijing(2026, 10, 10, 9), True),
+    (at_beijing(2026, 10, 10, 17, 59, 59), True), (at_beijing(2026, 10, 10, 18), False),
+    (at_beijing(2026, 9, 20, 10), True), (at_beijing(2026, 10, 17, 10), False),
+    # Spring Festival's last day (a Monday) and the make-up Saturday after it.
+    (at_beijing(2026, 2, 23, 10), False), (at_beijing(2026, 2, 24, 10), True), (at_beijing(2026, 2, 28, 10), True),
+    # A year the calendar does not list yet: the weekdays alone.
+    (at_beijing(2027, 1, 4, 10), True), (at_beijing(2027, 1, 2, 10), False),
+])
+def test_deepseek_peak_is_working_days_only(catalog, moment, peak):
+    model = catalog.resolve("deepseek/deepseek-v4-flash")
+    expected = (AppliedPrices(2_000_000, 40_000, 8_000_000, "window peak") if peak
+                else AppliedPrices(1_000_000, 20_000, 4_000_000, "base"))
+    assert prices_for(model, 1000, moment) == expected
+    cost, applied = max_cost(model, 1000, 1000, moment)
+    assert applied == expected and cost == 1000 * (expected.input_micro + expected.output_micro) // 1_000_000
+
+
+def test_a_midnight_window_belongs_to_the_day_it_starts():
+    night = replace(row("window", prices=(5, 5, 5), start="22:00", end="02:00", tz="Asia/Shanghai", name="night"),
+                    window_days="mon,tue,wed,thu,fri")
+    model = synthetic(row(), night)
+    cases = {(2026, 12, 4, 23): True,    # Friday night
+             (2026, 12, 5, 1): True,     # Saturday 01:00 is still Friday's window
+             (2026, 12, 5, 2): False, (2026, 12, 5, 23): False, (2026, 12, 6, 1): False,
+             (2026, 12, 7, 1): False,    # Monday 01:00 is Sunday's window
+             (2026, 12, 7, 22): True}
+    for when, inside in cases.items():
+        source = prices_for(model, 10, at_beijing(*when)).source
+        assert source == ("window night" if inside else "base"), when

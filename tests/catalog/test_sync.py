@@ -81,3 +81,47 @@ def test_routes_are_ordered_by_priority(app):
         priorities = [r.priority for r in model.routes]
         assert priorities == sorted(priorities)
     assert db.session.scalars(select(Route)).first() is not None
+
+
+def test_the_holiday_calendar_is_loaded(app):
+    from ethergate.catalog.models import CalendarDay, HolidayCalendar
+    calendar = db.session.get(HolidayCalendar, "cn")
+    assert calendar.covers == [2026]
+    days = {d.day.isoformat(): d.kind for d in db.session.scalars(select(CalendarDay))}
+    assert days["2026-10-01"] == days["2026-02-23"] == "holiday" and days["2026-10-10"] == "workday"
+    assert sum(kind == "holiday" for kind in days.values()) == 33
+    assert sum(kind == "workday" for kind in days.values()) == 6
+    windows = db.session.scalars(select(Price).where(Price.model_id == "deepseek/deepseek-v4-flash",
+                                                     Price.kind == "window")).all()
+    assert {(w.window_start, w.window_end, w.window_tz, w.window_days, w.window_calendar) for w in windows} == {
+        ("09:00", "12:00", "Asia/Shanghai", "mon,tue,wed,thu,fri", "cn"),
+        ("14:00", "18:00", "Asia/Shanghai", "mon,tue,wed,thu,fri", "cn")}
+
+
+@pytest.mark.parametrize("mutation,message", [
+    (lambda d: d.replace('days = ["mon", "tue", "wed", "thu", "fri"]', 'days = ["monday"]', 1), "window days"),
+    (lambda d: d.replace('calendar = "cn"\n', 'calendar = "jp"\n', 1), "not defined in \\[calendars\\]"),
+    (lambda d: d.replace('tz = "Asia/Shanghai"', 'tz = "Asia/Beijing"', 1), "unknown time zone"),
+    (lambda d: d.replace('"2026-05-09",', '"2026-05-01",', 1), "both a holiday and a make-up working day"),
+    (lambda d: d.replace('"2026-05-09",', '"2027-05-09",', 1), "does not cover"),
+    (lambda d: d.replace('"2026-01-01..2026-01-03"', '"2026-01-03..2026-01-01"', 1), "range"),
+    (lambda d: d.replace('"2026-01-01..2026-01-03"', '"2026-13-01"', 1), "YYYY-MM-DD"),
+])
+def test_bad_windows_and_calendars_are_refused(app, tmp_path, mutation, message):
+    path = tmp_path / "bad.toml"
+    changed = mutation(SHIPPED_CATALOG.read_text())
+    assert changed != SHIPPED_CATALOG.read_text()
+    path.write_text(changed)
+    with pytest.raises(CatalogError, match=message):
+        read_catalog(path)
+
+
+def test_sync_warns_in_december_when_next_year_is_missing():
+    from datetime import date
+
+    from ethergate.catalog.sync import _coverage_warnings
+    assert _coverage_warnings("cn", [2026], date(2026, 11, 30)) == []
+    [warning] = _coverage_warnings("cn", [2026], date(2026, 12, 1))
+    assert "2027's holidays and make-up working days" in warning
+    assert len(_coverage_warnings("cn", [2026], date(2027, 1, 5))) == 1
+    assert _coverage_warnings("cn", [2026, 2027], date(2026, 12, 31)) == []

@@ -158,7 +158,8 @@ def test_model_page_facts_pricing_and_signals(client, configured, routed):
 
 def test_model_page_pricing_windows(client):
     page = text_of(client.get("/models/deepseek/deepseek-v4-flash").get_data(as_text=True))
-    assert "Standard" in page and "peak, 01:00–04:00 UTC" in page and "¥8.00" in page
+    assert "Standard" in page and "peak, 09:00–12:00 Asia/Shanghai" in page and "¥8.00" in page
+    assert "Mon–Fri, except public holidays, and on make-up working days (China public holidays" in page
 
 
 def test_aliases_redirect_and_unknown_models_are_404(client):

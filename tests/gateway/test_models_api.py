@@ -29,6 +29,9 @@ def headers(factories):
     return make
 
 
+WORKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+
+
 def test_list_is_openai_shaped_and_sorted(api, headers):
     response = api.get("/v1/models", headers=headers())
     assert response.status_code == 200
@@ -56,10 +59,10 @@ def test_model_metadata_and_pricing(api, headers):
     assert flash["pricing"] == {
         "currency": "CNY", "unit": "per_million_tokens", "input": "1.00", "cached_input": "0.02", "output": "4.00",
         "windows": [
-            {"name": "peak", "start": "01:00", "end": "04:00", "tz": "UTC",
-             "input": "2.00", "cached_input": "0.04", "output": "8.00"},
-            {"name": "peak", "start": "06:00", "end": "10:00", "tz": "UTC",
-             "input": "2.00", "cached_input": "0.04", "output": "8.00"}]}
+            {"name": "peak", "start": "09:00", "end": "12:00", "tz": "Asia/Shanghai", "days": WORKDAYS,
+             "holidays": "cn", "input": "2.00", "cached_input": "0.04", "output": "8.00"},
+            {"name": "peak", "start": "14:00", "end": "18:00", "tz": "Asia/Shanghai", "days": WORKDAYS,
+             "holidays": "cn", "input": "2.00", "cached_input": "0.04", "output": "8.00"}]}
     plus = data["qwen/qwen-plus"]
     assert plus["created"] == 0 and plus["aliases"] == []
     assert plus["pricing"]["input"] == "0.80" and plus["pricing"]["output"] == "2.00"

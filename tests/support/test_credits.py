@@ -168,3 +168,11 @@ def test_code_form_errors_and_the_plain_form_post(client, staff):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" in html and len(set(CODE_RE.findall(html))) == 1
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_reused_form_with_another_note_is_a_409_conflict(client, staff, acme):
+    assert adjust(client, acme, "1.00", "goodwill", submission="same-form-2").status_code == 303
+    response = adjust(client, acme, "1.00", "another reason", htmx=True, submission="same-form-2")
+    assert response.status_code == 409
+    assert "already used for another adjustment" in response.get_data(as_text=True)
+    assert len(adjustments(acme)) == 1 and assert_reconciles(acme) == 11_000_000
