@@ -56,7 +56,9 @@ def chat_completions():
 
     params = dict(chat.params)
     if send_cap:
+        params.pop("max_completion_tokens", None)
         params["max_tokens"] = output_cap
+    clamped = _clamp_header(chat, output_cap)
     dropped: list[str] = []
 
     def build_body(route):
@@ -81,6 +83,7 @@ def chat_completions():
 
     g.provider = answer.route.provider
     headers = {"X-Dropped-Params": ",".join(dropped)} if dropped else {}
+    headers.update(clamped)
     if chat.stream:
         relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
         response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
@@ -132,6 +135,14 @@ def reserve_credits(model, prompt_bound: int, choices: int, hold_amount: int, at
             f"This API key reached its monthly spend cap of {format_money(capped.cap, currency)} "
             f"({format_money(capped.spent, currency)} spent, {format_money(capped.held, currency)} in flight). "
             "Raise the cap in the console or wait for next month.", "insufficient_quota") from None
+
+
+def _clamp_header(chat, output_cap: int) -> dict:
+    """The header naming the cap actually applied when the client asked for more than the model generates."""
+    if chat.max_tokens is None or chat.max_tokens <= output_cap:
+        return {}
+    field = "max_completion_tokens" if chat.params.get("max_completion_tokens") is not None else "max_tokens"
+    return {"X-EtherGate-Clamped": f"{field}={output_cap}"}
 
 
 def _answer_chars(body: dict) -> int:

@@ -384,6 +384,9 @@ class App:
         except ValueError as exc:
             return self.error(conn, req, record, provider, 400, "fake upstream: %s" % exc)
         record["behavior"] = behavior
+        problem = formats.request_problem(provider, body)
+        if problem is not None:
+            return self.error(conn, req, record, provider, problem[0], problem[1])
         if behavior.get("hang"):
             conn.wait_until_closed()
             return self.client_gone(record)
