@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.integrations import tools
 from tests.integrations.homes import hermes_home
@@ -84,3 +85,78 @@ def test_hermes_tool_loop_on_a_thinking_model_sends_reasoning_back(installer, te
     assert len(sent) >= 2 and all(r["status"] == 200 for r in sent)
     turns = [m for m in sent[-1]["body"]["messages"] if m.get("role") == "assistant" and m.get("tool_calls")]
     assert turns and turns[0]["reasoning_content"] == "I will list the directory first."
+
+
+@pytest.fixture(scope="session")
+def qwen_code_prefix() -> Path:
+    return tools.install_qwen_code()
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_qwen_code_answers_on_every_provider(installer, tenant, fake_upstream, qwen_code_prefix, tmp_path, provider):
+    fake_upstream.clear()
+    result = installer.run("--target", "qwen-code", "--api-key", tenant.plaintext, "--model", MODELS[provider])
+    assert result.returncode == 0, result.stderr
+    bin_dir = qwen_code_prefix / "node_modules" / ".bin"
+
+    answer = subprocess.run([str(bin_dir / "qwen"), "-p", "Say hello"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=tool_env(installer, bin_dir))
+
+    answered(answer, provider)
+    sent = chat_requests(fake_upstream, provider)
+    assert sent and all(r["status"] == 200 for r in sent)
+    assert {r["body"]["model"] for r in sent} <= {"deepseek-flash", "qwen-plus", "kimi-k2.6"}
+
+
+@pytest.fixture(scope="session")
+def opencode_prefix() -> Path:
+    return tools.install_opencode()
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_opencode_answers_on_every_provider(installer, tenant, fake_upstream, opencode_prefix, tmp_path, provider):
+    fake_upstream.clear()
+    result = installer.run("--target", "opencode", "--api-key", tenant.plaintext, "--model", MODELS[provider])
+    assert result.returncode == 0, result.stderr
+    bin_dir = opencode_prefix / "node_modules" / ".bin"
+
+    answer = subprocess.run([str(bin_dir / "opencode"), "run", "Say hello"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300,
+                            env=tool_env(installer, bin_dir, OPENCODE_DISABLE_MODELS_FETCH="1"))
+
+    answered(answer, provider)
+    sent = chat_requests(fake_upstream, provider)
+    assert sent and all(r["status"] == 200 for r in sent)
+
+
+@pytest.fixture(scope="session")
+def aider_prefix() -> Path:
+    return tools.install_aider()
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_aider_answers_on_every_provider_and_its_streams_are_metered(installer, tenant, fake_upstream, aider_prefix,
+                                                                      live_app, tmp_path, provider):
+    from ethergate.extensions import db
+    from ethergate.usage.models import RequestLog
+
+    fake_upstream.clear()
+    bin_dir = aider_prefix / "bin"
+    # No ETHERGATE_PYTHON: the installer finds aider's own interpreter through the aider launcher.
+    result = installer.run("--target", "aider", "--api-key", tenant.plaintext, "--model", MODELS[provider],
+                           PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ETHERGATE_PYTHON="")
+    assert result.returncode == 0, result.stderr
+
+    answer = subprocess.run([str(bin_dir / "aider"), "--message", "Say hello", "--yes-always", "--no-git"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300, env=tool_env(installer, bin_dir))
+
+    answered(answer, provider)
+    sent = chat_requests(fake_upstream, provider)
+    assert sent and all(r["status"] == 200 and r["stream"] for r in sent)
+    # aider never asks for usage; the gateway does, so the stream is billed on measured tokens.
+    assert all(r["body"]["stream_options"] == {"include_usage": True} for r in sent)
+    db.session.expire_all()
+    rows = db.session.scalars(select(RequestLog).where(RequestLog.api_key_id == tenant.key.id,
+                                                       RequestLog.path.endswith("/chat/completions"))).all()
+    db.session.rollback()
+    assert rows and all(r.status_code == 200 and r.stream and not r.estimated for r in rows)

@@ -44,7 +44,7 @@ def _pip_prefix(name: str, packages: tuple[str, ...]) -> Path:
     return where
 
 
-def _npm_prefix(name: str, packages: tuple[str, ...]) -> Path:
+def _npm_prefix(name: str, packages: tuple[str, ...], *flags: str) -> Path:
     """node_modules of its own holding `packages`; reused when its marker matches the pinned list."""
     where = CACHE / name
     marker = where / ".installed"
@@ -52,7 +52,7 @@ def _npm_prefix(name: str, packages: tuple[str, ...]) -> Path:
         return where
     where.mkdir(parents=True, exist_ok=True)
     (where / "package.json").write_text('{"private": true}\n')
-    _run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", *packages], cwd=where)
+    _run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", *flags, *packages], cwd=where)
     marker.write_text("\n".join(packages))
     return where
 
@@ -78,8 +78,8 @@ def install_opencode() -> Path:
 
 
 def install_openclaw() -> Path:
-    """node_modules with OpenClaw and the Node 26 binary it needs."""
-    return _npm_prefix("openclaw", OPENCLAW)
+    """node_modules with OpenClaw and the Node 26 binary it needs (OpenClaw needs Node >= 24.16)."""
+    return _npm_prefix("openclaw", OPENCLAW, "--ignore-scripts")
 
 
 INSTALLERS = {"hermes": install_hermes, "aider": install_aider, "qwen-code": install_qwen_code,
