@@ -81,7 +81,8 @@ def normalize_messages(dialect: Dialect, messages: list, thinking: bool) -> list
         message = {k: v for k, v in message.items() if k not in OUTPUT_ONLY_FIELDS}
         if message.get("role") == "developer":
             message["role"] = "system"  # no provider here has a developer role; it means system
-        message["content"] = _content(message.get("content"), f"messages[{index}].content")
+        if "content" in message:
+            message["content"] = _content(message["content"], f"messages[{index}].content")
         if message.get("role") == "assistant":
             _reasoning(dialect, message, thinking)
         elif "reasoning_content" in message:
