@@ -33,8 +33,9 @@ DIALECTS = {
                         "max_tokens", True, "required", False, True),
     # help.aliyun.com/zh/model-studio OpenAI-compatible chat: system first only, enable_thinking /
     # thinking_budget, parallel_tool_calls, seed, n; reasoning_content is an output field only.
+    # reasoning_effort is Qwen3.8's; the catalog marks it unsupported on older models.
     "qwen": Dialect(COMMON | {"presence_penalty", "seed", "n", "logprobs", "top_logprobs", "parallel_tool_calls",
-                              "enable_thinking", "thinking_budget", "top_k"},
+                              "enable_thinking", "thinking_budget", "top_k", "reasoning_effort"},
                     "max_tokens", False, "stripped", False, True),
     # platform.kimi.com chat API: max_completion_tokens (max_tokens deprecated), thinking; thinking models
     # need reasoning_content kept on tool-call turns and refuse a forced tool_choice while thinking.
