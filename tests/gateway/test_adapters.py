@@ -193,6 +193,13 @@ class TestNormalisation:
         assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("Be brief.")
         assert json.dumps(schema, separators=(",", ":")) in body["messages"][0]["content"]
 
+    def test_reasoning_effort_follows_the_provider_and_the_catalog(self):
+        assert sent("deepseek", MESSAGES, reasoning_effort="max")[0]["reasoning_effort"] == "max"
+        assert sent("qwen", MESSAGES, reasoning_effort="low")[0]["reasoning_effort"] == "low"
+        older = dataclasses.replace(BASE_MODEL, unsupported_params=frozenset({"reasoning_effort"}))
+        assert sent("qwen", MESSAGES, model=older, reasoning_effort="low")[1] == ["reasoning_effort"]
+        assert sent("moonshot", MESSAGES, reasoning_effort="high")[1] == ["reasoning_effort"]
+
     def test_legacy_functions_become_tools(self):
         body, dropped = sent("qwen", MESSAGES, functions=[TOOLS[0]["function"]],
                              function_call={"name": "get_weather"})
