@@ -193,14 +193,15 @@ def max_cost(model: ModelInfo, prompt_tokens_bound: int, output_cap: int, at: da
 def output_cap_for(model: ModelInfo, requested: int | None) -> tuple[int, bool]:
     """(the output-token cap that bounds the hold, whether the gateway must send it upstream).
 
-    The client's max_tokens (never above the model's limit) when given; otherwise the model's
-    default_max_tokens, which only bounds the hold if the gateway sends it, hence the flag; otherwise
-    the model's own output limit, which the upstream enforces by itself.
+    The client's max_tokens when given, clamped to the model's limit (the clamped value must then be
+    sent, since the provider refuses a cap above its limit); otherwise the model's default_max_tokens,
+    which only bounds the hold if the gateway sends it, hence the flag; otherwise the model's own
+    output limit, which the upstream enforces by itself.
     """
     if requested is not None:
         if requested < 1:
             raise PricingError("max_tokens must be at least 1")
-        return min(requested, model.max_output_tokens), False
+        return min(requested, model.max_output_tokens), requested > model.max_output_tokens
     if model.default_max_tokens:
         return min(model.default_max_tokens, model.max_output_tokens), True
     return model.max_output_tokens, False

@@ -63,7 +63,9 @@ def chat_completions():
 
     params = dict(chat.params)
     if send_cap:
+        params.pop("max_completion_tokens", None)
         params["max_tokens"] = output_cap
+    clamped = _clamp_header(chat, output_cap)
     dropped: list[str] = []
 
     def build_body(route):
@@ -89,6 +91,7 @@ def chat_completions():
     g.provider = answer.route.provider
     shown = dropped_params_header(dropped)
     headers = {"X-Dropped-Params": shown} if shown else {}
+    headers.update(clamped)
     if chat.stream:
         try:
             relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
@@ -176,6 +179,14 @@ def reserve_credits(model, prompt_bound: int, choices: int, hold_amount: int, at
             else:
                 message += " Send a shorter request or raise the cap in the console."
         raise GatewayError(402, "key_spend_cap_exceeded", message, "insufficient_quota") from None
+
+
+def _clamp_header(chat, output_cap: int) -> dict:
+    """The header naming the cap actually applied when the client asked for more than the model generates."""
+    if chat.max_tokens is None or chat.max_tokens <= output_cap:
+        return {}
+    field = "max_completion_tokens" if chat.params.get("max_completion_tokens") is not None else "max_tokens"
+    return {"X-EtherGate-Clamped": f"{field}={output_cap}"}
 
 
 def _answer_chars(body: dict) -> int:

@@ -92,10 +92,6 @@ def apply_model_policy(chat: ChatRequest, model: ModelInfo) -> None:
         if visual is not None:
             raise _invalid(visual, f"{model.id} does not accept image or video input; choose a model with the "
                                    "'vision' capability")
-    if chat.max_tokens is not None and chat.max_tokens > model.max_output_tokens:
-        field = "max_completion_tokens" if params.get("max_completion_tokens") is not None else "max_tokens"
-        raise _invalid(field, f"{model.id} generates at most {model.max_output_tokens} tokens, "
-                              f"but got {chat.max_tokens}")
 
 
 def _invalid(param: str, problem: str) -> GatewayError:

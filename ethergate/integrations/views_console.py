@@ -1,4 +1,4 @@
-"""The console's Integrations page: install commands for QClaw, OpenClaw and Hermes, with a key picker.
+"""The console's Integrations page: install commands for every agent tool target, with a key picker.
 
 The picker lists the workspace's active keys by name and prefix only. A key's plaintext is never
 available again after it was shown once, so the commands carry a placeholder and the chosen key's

@@ -140,7 +140,7 @@ def test_output_cap(catalog):
     assert output_cap_for(qwen, None) == (32_768, False)
     assert output_cap_for(flash, None) == (32_768, True)
     assert output_cap_for(flash, 100) == (100, False)
-    assert output_cap_for(flash, 10**9) == (393_216, False)
+    assert output_cap_for(flash, 10**9) == (393_216, True)
     with pytest.raises(PricingError):
         output_cap_for(flash, 0)
 

@@ -16,7 +16,9 @@ def test_commands_use_the_base_url_and_never_a_full_key(app, client, owner, fact
     page = unescape(response.get_data(as_text=True))
     assert "curl -fsSL 'https://api.example.cn/console/skills/ethergate-provider/install.sh' | bash -s -- " \
            "--target qclaw --api-key '<your-ethergate-key>' --locale 'en'" in page
-    assert "install.ps1" in page and "--target hermes" in page and "--target openclaw" in page
+    assert "install.ps1" in page
+    for target in ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider"):
+        assert f"--target {target} " in page and f"-Target {target} " in page
     assert "https://api.example.cn/v1" in page
     assert issued.plaintext not in page
     assert f"agent laptop ({issued.key.prefix}…)" in page

@@ -11,7 +11,13 @@ Checked against public captures of the real APIs (issue threads, client code and
 - Moonshot: ids "chatcmpl-<24 hex>"; top-level usage.cached_tokens; streamed usage sits in
   choices[0].usage of the finish chunk; 401 invalid_authentication_error; out of balance is 429
   exceeded_current_quota_error without Retry-After; msh-request-id response header.
-Guesses, not verified: DeepSeek 429/5xx bodies, Qwen and Moonshot 5xx bodies, tool-call ids.
+Request checks (request_problem) the real APIs make, so the gateway is proven to fit each one:
+- DashScope refuses max_tokens above the model's output limit ("Range of max_tokens should be [1, N]");
+- DeepSeek and Kimi in thinking mode (the default) refuse an assistant tool-call turn sent back without
+  reasoning_content ("The reasoning_content in the thinking mode must be passed back to the API.");
+- DeepSeek refuses roles other than system/user/assistant/tool (422, serde "unknown variant");
+- Kimi refuses a forced tool_choice while thinking.
+Guesses, not verified: Qwen refusing reasoning_content and a system message after the first one; DeepSeek 429/5xx bodies, Qwen and Moonshot 5xx bodies, tool-call ids.
 """
 
 import re
@@ -155,6 +161,44 @@ def usage_payload(provider, prompt, completion, cached=0, reasoning=None):
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     return usage
+
+
+OUTPUT_LIMITS = {"qwen-plus": 32768, "qwen-plus-latest": 32768, "qwen-flash": 32768}
+ROLES = ("system", "user", "assistant", "tool")
+REASONING_MISSING = "The reasoning_content in the thinking mode must be passed back to the API."
+
+
+def _thinking(provider, body):
+    thinking = body.get("thinking")
+    if provider == "qwen":
+        return body.get("enable_thinking") is True
+    return not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
+
+
+def request_problem(provider, body):
+    """(status, message) for a request the real provider refuses, or None."""
+    limit = OUTPUT_LIMITS.get(body.get("model"))
+    cap = body.get("max_tokens") if provider != "moonshot" else body.get("max_completion_tokens")
+    if limit is not None and isinstance(cap, int) and not 1 <= cap <= limit:
+        return 400, "Range of max_tokens should be [1, %d]" % limit
+    for index, message in enumerate(body.get("messages") or []):
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") not in ROLES:
+            return (422 if provider == "deepseek" else 400), (
+                "Failed to deserialize the JSON body into the target type: messages[%d].role: unknown variant `%s`"
+                % (index, message.get("role")))
+        if provider == "qwen" and "reasoning_content" in message:
+            return 400, "<400> InternalError.Algo.InvalidParameter: unexpected field messages[%d].reasoning_content" % index
+        if provider == "qwen" and message.get("role") == "system" and index > 0:
+            return 400, "<400> InternalError.Algo.InvalidParameter: System message must be at the beginning."
+        if (provider in ("deepseek", "moonshot") and _thinking(provider, body) and message.get("role") == "assistant"
+                and message.get("tool_calls") and not message.get("reasoning_content")):
+            return 400, REASONING_MISSING
+    choice = body.get("tool_choice")
+    if provider == "moonshot" and _thinking(provider, body) and (choice == "required" or isinstance(choice, dict)):
+        return 400, "tool_choice 'required' is incompatible with thinking enabled"
+    return None
 
 
 class Answer:

@@ -36,7 +36,7 @@ else:  # started as a script, so tests/fakes itself is on sys.path
 BEHAVIOR_KEYS = frozenset({
     "text", "reasoning", "tool_calls", "chunks", "gap_ms", "delay_ms", "keepalive", "status",
     "error_message", "error_code", "error_type", "retry_after", "balance_exhausted", "hang",
-    "drop_after", "usage", "no_usage",
+    "drop_after", "usage", "no_usage", "call_tool",
 })
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 DIRECTIVE = "[[fake:"
@@ -384,6 +384,9 @@ class App:
         except ValueError as exc:
             return self.error(conn, req, record, provider, 400, "fake upstream: %s" % exc)
         record["behavior"] = behavior
+        problem = formats.request_problem(provider, body)
+        if problem is not None:
+            return self.error(conn, req, record, provider, problem[0], problem[1])
         if behavior.get("hang"):
             conn.wait_until_closed()
             return self.client_gone(record)
@@ -414,7 +417,7 @@ class App:
         prompt = sum(formats.words(message_text(m.get("content"))) + 4 for m in body["messages"] if isinstance(m, dict))
         limit = next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None)
         tool_calls = []
-        for call in behavior.get("tool_calls") or []:
+        for call in (behavior.get("tool_calls") or []) + self.offered_call(body, behavior.get("call_tool")):
             arguments = call.get("arguments", "{}")
             tool_calls.append({"id": "call_" + uuid.uuid4().hex[:24], "name": call["name"],
                                "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)})
@@ -443,6 +446,19 @@ class App:
                                           counts["cached_tokens"], counts["reasoning_tokens"] if show_reasoning else None)
         return formats.Answer(provider, model, int(time.time()), content, reasoning, tool_calls, finish, usage,
                               pieces, formats.word_pieces(reasoning) if reasoning else [])
+
+    @staticmethod
+    def offered_call(body, wanted):
+        """call_tool {"names": [...], "arguments": {...}}: a call to the first of `names` the client offered
+        (else its first tool), for agents whose tool names the test does not hard-code."""
+        if not isinstance(wanted, dict):
+            return []
+        offered = [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+        offered = [name for name in offered if name]
+        if not offered:
+            return []
+        name = next((n for n in wanted.get("names") or [] if n in offered), offered[0])
+        return [{"name": name, "arguments": wanted.get("arguments") or {}}]
 
     def stream(self, conn, req, record, answer, behavior):
         include_usage = bool((record["body"].get("stream_options") or {}).get("include_usage"))

@@ -7,6 +7,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ethergate.catalog.snapshot import ModelInfo
+from ethergate.gateway.errors import GatewayError
 from ethergate.gateway.providers.adapters import (StreamTranslator, build_upstream_body, estimate_completion_tokens,
                                                   estimate_prompt_tokens, normalize_completion)
 from ethergate.gateway.providers.usage import Usage
@@ -98,12 +99,13 @@ class TestBuildUpstreamBody:
         assert body_for("moonshot")[0]["max_completion_tokens"] == 32768
         assert "max_tokens" not in body_for("qwen")[0]
 
-    def test_openai_params_are_kept(self):
+    def test_openai_params_are_kept_where_the_provider_documents_them(self):
         params = dict(tools=TOOLS, tool_choice="auto", parallel_tool_calls=False, stop=["\n\n"], seed=42, n=1,
-                      user="end-user-1", response_format={"type": "json_object"}, top_p=0.9, presence_penalty=0.5,
-                      frequency_penalty=0.1)
+                      response_format={"type": "json_object"}, top_p=0.9, presence_penalty=0.5)
         body, dropped = body_for("qwen", **params)
         assert dropped == [] and all(body[k] == v for k, v in params.items())
+        body, dropped = body_for("qwen", user="end-user-1", frequency_penalty=0.1)
+        assert dropped == ["user", "frequency_penalty"] and not {"user", "frequency_penalty"} & set(body)
 
     def test_nulls_mean_provider_default_and_are_not_sent(self):
         body, dropped = body_for("qwen", temperature=None, stop=None)
@@ -127,6 +129,82 @@ class TestBuildUpstreamBody:
         kept = [*history[:2], {**history[2], "reasoning_content": "I should check."}, history[3]]
         body, _ = build_upstream_body("deepseek", DEEPSEEK_FLASH, "u", {"messages": kept}, False)
         assert body["messages"][2]["reasoning_content"] == "I should check."
+
+
+TOOL_TURN = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}
+
+
+def sent(provider, messages, model=None, **params):
+    return build_upstream_body(provider, model or MODELS[provider], "u", {"messages": messages, **params}, False)
+
+
+class TestNormalisation:
+    @pytest.mark.parametrize("provider", formats.PROVIDERS)
+    def test_openai_only_params_are_dropped_and_named(self, provider):
+        body, dropped = body_for(provider, store=True, metadata={"k": "v"}, user="u1", prompt_cache_key="c1")
+        assert set(dropped) == {"store", "metadata", "user", "prompt_cache_key"}
+        assert not set(dropped) & set(body)
+
+    @pytest.mark.parametrize("provider", formats.PROVIDERS)
+    def test_developer_role_becomes_system(self, provider):
+        body, _ = sent(provider, [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+
+    def test_later_system_messages_fold_into_the_first_for_qwen_only(self):
+        history = [{"role": "system", "content": "A"}, {"role": "user", "content": "hi"},
+                   {"role": "system", "content": "B"}, {"role": "user", "content": "again"}]
+        body, _ = sent("qwen", history)
+        assert body["messages"] == [{"role": "system", "content": "A\n\nB"}, history[1], history[3]]
+        assert sent("deepseek", history)[0]["messages"] == history
+
+    @pytest.mark.parametrize("provider", formats.PROVIDERS)
+    def test_text_part_arrays_become_strings_and_unknown_parts_are_refused(self, provider):
+        parts = [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]
+        body, _ = sent(provider, [{"role": "system", "content": parts}, {"role": "user", "content": parts}])
+        assert [m["content"] for m in body["messages"]] == ["Be brief.", "Be brief."]
+        audio = [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]
+        with pytest.raises(GatewayError) as caught:
+            sent(provider, [{"role": "user", "content": audio}])
+        assert caught.value.status == 400 and caught.value.param == "messages[0].content[0].type"
+
+    def test_reasoning_content_goes_back_where_required_and_never_to_qwen(self):
+        history = [*MESSAGES, {**TOOL_TURN, "reasoning_content": "Check the weather."},
+                   {"role": "tool", "tool_call_id": "call_1", "content": "晴"}]
+        for provider in ("deepseek", "moonshot"):
+            assert sent(provider, history)[0]["messages"][2]["reasoning_content"] == "Check the weather."
+        assert "reasoning_content" not in sent("qwen", history, enable_thinking=True)[0]["messages"][2]
+        # Thinking switched off: nothing to send back, and the field is not sent.
+        assert "reasoning_content" not in sent("deepseek", history, model=DEEPSEEK_CHAT)[0]["messages"][2]
+
+    def test_forced_tool_choice_becomes_auto_while_kimi_thinks(self):
+        body, dropped = sent("moonshot", MESSAGES, tools=TOOLS, tool_choice="required")
+        assert body["tool_choice"] == "auto" and dropped == ["tool_choice"]
+        body, dropped = sent("moonshot", MESSAGES, tools=TOOLS, tool_choice="required", thinking={"type": "disabled"})
+        assert body["tool_choice"] == "required" and dropped == []
+        assert sent("deepseek", MESSAGES, tools=TOOLS, tool_choice="required")[0]["tool_choice"] == "required"
+
+    @pytest.mark.parametrize("provider", formats.PROVIDERS)
+    def test_json_schema_becomes_json_mode_with_the_schema_in_the_system_message(self, provider):
+        schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+        body, dropped = sent(provider, MESSAGES, response_format={
+            "type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
+        assert body["response_format"] == {"type": "json_object"} and dropped == []
+        assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("Be brief.")
+        assert json.dumps(schema, separators=(",", ":")) in body["messages"][0]["content"]
+
+    def test_reasoning_effort_follows_the_provider_and_the_catalog(self):
+        assert sent("deepseek", MESSAGES, reasoning_effort="max")[0]["reasoning_effort"] == "max"
+        assert sent("qwen", MESSAGES, reasoning_effort="low")[0]["reasoning_effort"] == "low"
+        older = dataclasses.replace(BASE_MODEL, unsupported_params=frozenset({"reasoning_effort"}))
+        assert sent("qwen", MESSAGES, model=older, reasoning_effort="low")[1] == ["reasoning_effort"]
+        assert sent("moonshot", MESSAGES, reasoning_effort="high")[1] == ["reasoning_effort"]
+
+    def test_legacy_functions_become_tools(self):
+        body, dropped = sent("qwen", MESSAGES, functions=[TOOLS[0]["function"]],
+                             function_call={"name": "get_weather"})
+        assert body["tools"] == TOOLS and dropped == []
+        assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
 
 def fake_answer(provider, content="Sunny in Beijing today.", reasoning=None, tool_calls=(), usage=None):

@@ -96,3 +96,53 @@ def strip_ethergate(config: dict) -> dict:
         for name in [n for n in allow if n.startswith("ethergate/")]:
             del allow[name]
     return config
+
+
+QWEN_SETTINGS = """{
+  // my Qwen Code settings
+  "$version": 4,
+  "ui": {"theme": "GitHub"},
+  "modelProviders": {
+    "openai": [{"id": "gpt-4o", "name": "GPT-4o", "envKey": "OPENAI_API_KEY"}],
+    "ethergate": [{"id": "retired/model", "envKey": "ETHERGATE_API_KEY"}]
+  },
+  "tools": {"approvalMode": "default"}
+}
+"""
+
+
+def qwen_home(root: Path, settings: str | None = QWEN_SETTINGS, env: str = "OPENAI_API_KEY=sk-keep\n") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if settings is not None:
+        (root / "settings.json").write_text(settings)
+    (root / ".env").write_text(env)
+    return root
+
+
+OPENCODE_CONFIG = """{
+  "$schema": "https://opencode.ai/config.json",
+  "theme": "tokyonight",
+  "provider": {
+    "ollama": {"npm": "@ai-sdk/openai-compatible", "options": {"baseURL": "http://localhost:11434/v1"},
+               "models": {"llama3": {"name": "Llama 3"}}},
+    "ethergate": {"npm": "@ai-sdk/openai-compatible", "options": {"baseURL": "http://old.example/v1",
+                  "apiKey": "cr_stale_key_0000"}, "models": {"retired/model": {}}}
+  },
+  "model": "ethergate/retired/model",
+  "keybinds": {"leader": "ctrl+x"}
+}
+"""
+
+
+def opencode_home(root: Path, config: str | None = OPENCODE_CONFIG) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (root / "opencode.json").write_text(config)
+    return root
+
+
+AIDER_CONF = """# my aider settings
+dark-mode: true   # easier on the eyes
+openai-api-base: http://old.example/v1
+auto-commits: false
+"""

@@ -9,7 +9,7 @@ from flask import render_template
 
 from ethergate.integrations import integration_commands
 from tests.integrations.conftest import ENGINE_PATH, INSTALL_URL, snapshot
-from tests.integrations.homes import hermes_home, openclaw_home
+from tests.integrations.homes import hermes_home, opencode_home, openclaw_home, qwen_home
 
 pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
@@ -65,7 +65,8 @@ def test_powershell_script_hands_every_option_to_the_engine(gateway):
         assert wrapper.count(pair[0]) == wrapper.count(pair[1]), pair
 
 
-@pytest.mark.parametrize("target, make_home", [("openclaw", openclaw_home), ("hermes", hermes_home)])
+@pytest.mark.parametrize("target, make_home", [("openclaw", openclaw_home), ("hermes", hermes_home),
+                                               ("qwen-code", qwen_home), ("opencode", opencode_home)])
 def test_powershell_and_bash_make_the_same_decisions(installer, gateway, tenant, tmp_path, target, make_home):
     by_bash, by_powershell = make_home(tmp_path / "bash"), make_home(tmp_path / "ps1")
     assert installer.run("--target", target, "--api-key", tenant.plaintext, "--home", str(by_bash)).returncode == 0
@@ -87,7 +88,7 @@ def test_powershell_and_bash_make_the_same_decisions(installer, gateway, tenant,
 def test_integration_commands_quote_for_each_shell():
     commands = integration_commands("https://eg.example/", api_key="cr_abc", locale="zh")
     qclaw = commands["tools"][0]
-    assert [t["target"] for t in commands["tools"]] == ["qclaw", "openclaw", "hermes"]
+    assert [t["target"] for t in commands["tools"]] == ["qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider"]
     assert qclaw["bash"] == ("curl -fsSL 'https://eg.example/console/skills/ethergate-provider/install.sh' "
                              "| bash -s -- --target qclaw --api-key 'cr_abc' --locale 'zh'")
     assert qclaw["powershell"] == ("& ([scriptblock]::Create((irm 'https://eg.example/console/skills/ethergate-provider/"
@@ -102,9 +103,9 @@ def test_commands_fragment_renders_copyable_commands(app):
     with app.test_request_context():
         html = render_template("integrations/_commands.html", base_url="https://eg.example", key_prefix="cr_ab12",
                                api_key=None, locale="en", **context)
-    assert html.count('data-copy="curl -fsSL') == 3 and html.count('data-copy="&amp; ([scriptblock]') == 3
+    assert html.count('data-copy="curl -fsSL') == 6 and html.count('data-copy="&amp; ([scriptblock]') == 6
     assert "&lt;your-ethergate-key&gt;" in html and "cr_ab12" in html
     assert "openclaw gateway restart" in html and "<script" not in html
-    for target in ("qclaw", "openclaw", "hermes"):
+    for target in ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider"):
         assert f'data-copy-target="integration-{target}-bash"' in html
         assert f'id="integration-{target}-powershell"' in html

@@ -1,14 +1,12 @@
 """Translation between OpenAI's chat API and each provider's dialect of it, both ways, plus token estimates.
 
-All three providers speak OpenAI-compatible /chat/completions; the differences handled here:
-- DeepSeek and Qwen document only max_tokens; Moonshot documents max_completion_tokens (max_tokens is
-  deprecated there), so the completion cap is sent under the name each provider documents.
-- Non-standard switches are forwarded only to the provider that defines them: DeepSeek and Moonshot
-  `thinking`, Qwen `enable_thinking` / `thinking_budget` / `top_k`.
-- DeepSeek and Moonshot in thinking mode refuse an assistant tool-call turn sent back without
-  reasoning_content, which OpenAI clients never keep, so a placeholder is filled in.
-- Streamed usage arrives on the finish chunk (DeepSeek), on a trailing chunk with no choices (Qwen) or
-  inside choices[0].usage (Moonshot); clients get it the OpenAI way, as a last chunk with empty choices.
+All three providers speak OpenAI-compatible /chat/completions; what each takes in a request (parameter
+names, roles, reasoning_content sent back, tool_choice, response_format) is in dialects.py. Here:
+- the completion cap is sent under the name each provider documents, the catalog's default when none;
+- catalog upstream_params and fixed temperatures are applied;
+- streamed usage arrives on the finish chunk (DeepSeek), on a trailing chunk with no choices (Qwen) or
+  inside choices[0].usage (Moonshot); clients get it the OpenAI way, as a last chunk with empty choices,
+  and only when they asked for it.
 """
 from __future__ import annotations
 
@@ -19,24 +17,13 @@ import time
 import uuid
 
 from ...catalog.snapshot import ModelInfo
+from .dialects import (dialect_for, map_legacy_functions, normalize_messages, normalize_response_format,
+                       normalize_tool_choice, thinking_disabled)
 from .failures import UpstreamFailure, classify_stream_error
 from .usage import Usage, normalize_usage
 
-OPENAI_PARAMS = frozenset({
-    "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "tools",
-    "tool_choice", "parallel_tool_calls", "response_format", "seed", "user", "reasoning_effort",
-})
-PROVIDER_EXTRAS = {
-    "deepseek": frozenset({"thinking"}),
-    "qwen": frozenset({"enable_thinking", "thinking_budget", "top_k"}),
-    "moonshot": frozenset({"thinking"}),
-}
 # Set by the gateway itself, never copied from the client.
 CONTROLLED_PARAMS = frozenset({"model", "stream", "stream_options"})
-MAX_TOKENS_FIELD = {"deepseek": "max_tokens", "qwen": "max_tokens", "moonshot": "max_completion_tokens"}
-REASONING_ECHO_PROVIDERS = frozenset({"deepseek", "moonshot"})
-REASONING_PLACEHOLDER = " "
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 FINISH_ALIASES = {
@@ -57,52 +44,35 @@ def _new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
 
-def _thinking_disabled(body: dict) -> bool:
-    thinking = body.get("thinking")
-    return (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("enable_thinking") is False
-
-
-def _echo_reasoning(messages) -> list | None:
-    """Messages with a placeholder reasoning_content on assistant tool-call turns that lack one, or None."""
-    if not isinstance(messages, list):
-        return None
-    changed = False
-    out = []
-    for message in messages:
-        if (isinstance(message, dict) and message.get("role") == "assistant" and message.get("tool_calls")
-                and not message.get("reasoning_content")):
-            message = {**message, "reasoning_content": REASONING_PLACEHOLDER}
-            changed = True
-        out.append(message)
-    return out if changed else None
-
-
 def build_upstream_body(provider: str, model: ModelInfo, upstream_model: str, params: dict,
                         stream: bool) -> tuple[dict, list[str]]:
     """The JSON body to POST to the provider, and the client parameters that were not sent as given."""
-    allowed = OPENAI_PARAMS | PROVIDER_EXTRAS.get(provider, frozenset())
+    dialect = dialect_for(provider)
+    params = map_legacy_functions(params)
     body: dict = {}
     dropped: list[str] = []
     for key, value in params.items():
         if key in CONTROLLED_PARAMS or value is None:
             continue
-        if key in model.unsupported_params or key not in allowed:
+        if key in ("messages", "max_tokens", "max_completion_tokens"):
+            body[key] = value
+        elif key in model.unsupported_params or key not in dialect.params:
             dropped.append(key)
-            continue
-        body[key] = value
+        else:
+            body[key] = value
 
     caps = [body.pop(k) for k in ("max_tokens", "max_completion_tokens") if k in body]
     caps = [c for c in caps if isinstance(c, int) and not isinstance(c, bool)]
     cap = min(caps) if caps else model.default_max_tokens
     if cap is not None:
-        body[MAX_TOKENS_FIELD.get(provider, "max_tokens")] = cap
+        body[dialect.max_tokens_field] = cap
 
     for key, value in (model.upstream_params or {}).items():
         if key not in body:
             body[key] = copy.deepcopy(value)
 
     if model.fixed_temperature is not None and "temperature" in body:
-        if provider == "moonshot" and _thinking_disabled(body):
+        if provider == "moonshot" and thinking_disabled(body):
             # Kimi pins a different temperature with thinking off; its default is the right one.
             del body["temperature"]
             dropped.append("temperature")
@@ -110,10 +80,12 @@ def build_upstream_body(provider: str, model: ModelInfo, upstream_model: str, pa
             body["temperature"] = model.fixed_temperature
             dropped.append("temperature")
 
-    if provider in REASONING_ECHO_PROVIDERS and not _thinking_disabled(body):
-        echoed = _echo_reasoning(body.get("messages"))
-        if echoed is not None:
-            body["messages"] = echoed
+    # Qwen's hybrid models think only when asked; DeepSeek and Kimi think unless told not to.
+    thinking = body.get("enable_thinking") is True if provider == "qwen" else not thinking_disabled(body)
+    if isinstance(body.get("messages"), list):
+        body["messages"] = normalize_messages(dialect, body["messages"], thinking)
+    normalize_tool_choice(dialect, body, thinking, dropped)
+    normalize_response_format(dialect, body)
 
     result = {"model": upstream_model, **body}
     if stream:

@@ -1,4 +1,4 @@
-"""EtherGate provider installer for QClaw, OpenClaw and Hermes: the merge engine.
+"""EtherGate provider installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode and aider: the merge engine.
 
 Both install.sh and install.ps1 run this one program, and the EtherGate skill keeps a copy of it
 to refresh models later, so every platform makes the same decisions. Python standard library only.
@@ -18,6 +18,17 @@ Formats, as verified against the tools' own sources and docs:
   {context_length}}} (hermes_cli/config.py _normalize_custom_provider_entry, runtime_provider.py
   _get_named_custom_provider); model {provider, default}; the key in <home>/.env, which Hermes loads
   over the shell environment (hermes_cli/env_loader.py); skills in <home>/skills/<name>/SKILL.md.
+- Qwen Code: ~/.qwen/settings.json (JSON with comments; Qwen Code migrates and rewrites it on start):
+  modelProviders.<id> [{id, name, baseUrl, envKey, generationConfig{contextWindowSize,
+  samplingParams{max_tokens}}}], providerProtocol.<id> "openai", security.auth.selectedType,
+  model.name; the key itself in ~/.qwen/.env, which Qwen Code loads; privacy.usageStatisticsEnabled
+  and memory.enableManagedAutoMemory off. Skills in ~/.qwen/skills/<name>/SKILL.md.
+- opencode: $OPENCODE_CONFIG, else $XDG_CONFIG_HOME/opencode/opencode.json (~/.config/opencode):
+  provider.<id> {npm "@ai-sdk/openai-compatible", name, options{baseURL, apiKey}, models{<id>:
+  {name, limit{context, output}, reasoning, tool_call, attachment}}}, model and small_model
+  "<provider>/<model>", autoupdate false, share disabled. Skills in <dir>/skills/<name>/SKILL.md.
+- aider: ~/.aider.conf.yml top-level keys model "openai/<id>", openai-api-base, openai-api-key,
+  check-update false, analytics-disable true; context and output limits in ~/.aider.model.metadata.json.
 """
 from __future__ import annotations
 
@@ -37,13 +48,17 @@ PROVIDER_ID = "ethergate"
 SKILL_NAME = "ethergate-provider"
 KEY_ENV = "ETHERGATE_API_KEY"
 PREFERRED_MODELS = ("deepseek/deepseek-v4-flash", "qwen/qwen-plus")
-TARGETS = ("qclaw", "openclaw", "hermes")
-TOOL_NAMES = {"qclaw": "QClaw", "openclaw": "OpenClaw", "hermes": "Hermes"}
+TARGETS = ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider")
+TOOL_NAMES = {"qclaw": "QClaw", "openclaw": "OpenClaw", "hermes": "Hermes", "qwen-code": "Qwen Code",
+              "opencode": "opencode", "aider": "aider"}
+OPENCLAW_TARGETS = ("qclaw", "openclaw")
+# The cheapest-output models first, for tools with a second, "small" model slot.
+SMALL_MODELS = ("qwen/qwen-flash", "deepseek/deepseek-v4-flash")
 EXIT_USAGE, EXIT_HOME, EXIT_KEY, EXIT_SERVER, EXIT_CONFIG = 2, 3, 4, 5, 6
 
 MESSAGES = {
     "en": {
-        "unknown_target": "Unknown target {target!r}: use one of qclaw, openclaw, hermes.",
+        "unknown_target": "Unknown target {target!r}: use one of qclaw, openclaw, hermes, qwen-code, opencode, aider.",
         "bad_locale": "Unknown locale {locale!r}: use en or zh.",
         "bad_key": "The API key looks malformed: paste the whole cr_... key.",
         "no_key": "No --api-key given and no EtherGate key is stored in {path}: rerun with --api-key.",
@@ -72,10 +87,13 @@ MESSAGES = {
         "restart_openclaw": "Restart OpenClaw to load it: openclaw gateway restart (or stop and start it).",
         "restart_qclaw": "Quit and reopen QClaw to load it.",
         "restart_hermes": "Start a new Hermes session (exit and run hermes again; for the gateway: hermes gateway restart).",
+        "restart_qwen-code": "Start a new Qwen Code session (exit and run qwen again); /model lists the EtherGate models.",
+        "restart_opencode": "Start opencode again; /models lists the EtherGate models. To stop it fetching the public model list, set OPENCODE_DISABLE_MODELS_FETCH=1 in your shell.",
+        "restart_aider": "Run aider again from any directory; it reads ~/.aider.conf.yml.",
         "skill_hint": "Then ask the EtherGate skill to refresh models whenever the catalog changes.",
     },
     "zh": {
-        "unknown_target": "未知的目标 {target!r}：请使用 qclaw、openclaw 或 hermes。",
+        "unknown_target": "未知的目标 {target!r}：请使用 qclaw、openclaw、hermes、qwen-code、opencode 或 aider。",
         "bad_locale": "未知的语言 {locale!r}：请使用 en 或 zh。",
         "bad_key": "API 密钥格式不正确：请粘贴完整的 cr_... 密钥。",
         "no_key": "未提供 --api-key，且 {path} 中没有已保存的 EtherGate 密钥：请加上 --api-key 重新运行。",
@@ -104,6 +122,9 @@ MESSAGES = {
         "restart_openclaw": "重启 OpenClaw 以加载配置：openclaw gateway restart（或先停止再启动）。",
         "restart_qclaw": "退出并重新打开 QClaw 以加载配置。",
         "restart_hermes": "开启新的 Hermes 会话（退出后重新运行 hermes；网关请运行 hermes gateway restart）。",
+        "restart_qwen-code": "开启新的 Qwen Code 会话（退出后重新运行 qwen）；/model 会列出 EtherGate 模型。",
+        "restart_opencode": "重新启动 opencode；/models 会列出 EtherGate 模型。如不希望它获取公共模型列表，请在 shell 中设置 OPENCODE_DISABLE_MODELS_FETCH=1。",
+        "restart_aider": "在任意目录重新运行 aider；它会读取 ~/.aider.conf.yml。",
         "skill_hint": "之后模型目录有变化时，可让 EtherGate 技能刷新模型。",
     },
 }
@@ -656,15 +677,35 @@ def hermes_provider(base_url: str, models: list[dict], default_model: str) -> di
 # Where each tool keeps its files ---------------------------------------------------------------
 
 class Layout:
-    def __init__(self, target: str, home: Path, config: Path):
+    def __init__(self, target: str, home: Path, config: Path, skills: Path | None = None):
         self.target, self.home, self.config = target, home, config
+        self.skills = skills or home / "skills"
 
     @property
     def skill_dir(self) -> Path:
-        return self.home / "skills" / SKILL_NAME
+        return self.skills / SKILL_NAME
+
+    @property
+    def key_file(self) -> Path:
+        """Where the key is stored: the tool's .env where it reads one, else its config."""
+        return self.home / ".env" if self.target in ("hermes", "qwen-code") else self.config
 
 
 def resolve_layout(target: str, home: str | None, env: dict) -> Layout:
+    if target == "qwen-code":
+        root = Path(home).expanduser() if home else Path.home() / ".qwen"
+        return Layout(target, root, root / "settings.json")
+    if target == "opencode":
+        if home:
+            root = Path(home).expanduser()
+            return Layout(target, root, root / "opencode.json")
+        config_raw = env.get("OPENCODE_CONFIG", "").strip()
+        xdg = env.get("XDG_CONFIG_HOME", "").strip()
+        root = (Path(xdg).expanduser() if xdg else Path.home() / ".config") / "opencode"
+        return Layout(target, root, Path(config_raw).expanduser() if config_raw else root / "opencode.json")
+    if target == "aider":
+        root = Path(home).expanduser() if home else Path.home()
+        return Layout(target, root, root / ".aider.conf.yml", skills=root / ".aider" / "skills")
     if target == "hermes":
         if home:
             root = Path(home).expanduser()
@@ -740,9 +781,18 @@ def _child(parent: dict, key: str, path: Path, where: str) -> dict:
 
 
 def stored_key(layout: Layout) -> str | None:
-    if layout.target == "hermes":
+    if layout.target in ("hermes", "qwen-code"):
         text = read_text(layout.home / ".env")
         return dotenv_read(text) if text else None
+    if layout.target == "aider":
+        key = flat_yaml_read(read_text(layout.config) or "", "openai-api-key")
+        return key if isinstance(key, str) and key else None
+    if layout.target == "opencode":
+        text = read_text(layout.config)
+        config, _ = _parse_json5_file(layout.config, text) if text else ({}, False)
+        provider = (config.get("provider") or {}).get(PROVIDER_ID) if isinstance(config.get("provider"), dict) else None
+        key = (provider.get("options") or {}).get("apiKey") if isinstance(provider, dict) else None
+        return key if isinstance(key, str) and key and not key.startswith("{") else None
     text = read_text(layout.config)
     if not text:
         return None
@@ -757,6 +807,8 @@ def current_default(layout: Layout) -> str | None:
     text = read_text(layout.config)
     if not text:
         return None
+    if layout.target in ("qwen-code", "opencode", "aider"):
+        return _own_default(layout, text)
     if layout.target == "hermes":
         try:
             provider, default = hermes_read_model(YAMLDocument(text))
@@ -1039,17 +1091,169 @@ def atomic_write(path: Path, content: bytes, mode: int) -> None:
         raise
 
 
+# Qwen Code, opencode and aider -----------------------------------------------------------------
+
+def _own_default(layout: Layout, text: str) -> str | None:
+    if layout.target == "aider":
+        model = flat_yaml_read(text, "model")
+        return model[len("openai/"):] if isinstance(model, str) and model.startswith("openai/") else None
+    config, _ = _parse_json5_file(layout.config, text)
+    if layout.target == "qwen-code":
+        model = (config.get("model") or {}).get("name") if isinstance(config.get("model"), dict) else None
+        ours = {m.get("id") for m in (config.get("modelProviders") or {}).get(PROVIDER_ID) or [] if isinstance(m, dict)}
+        return model if model in ours else None
+    model, prefix = config.get("model"), PROVIDER_ID + "/"
+    return model[len(prefix):] if isinstance(model, str) and model.startswith(prefix) else None
+
+
+def _limits(model: dict) -> tuple[int, int]:
+    return int(model.get("context_length") or 0) or 128000, int(model.get("max_output_tokens") or 0) or 8192
+
+
+def qwen_code_model(base_url: str, model: dict) -> dict:
+    context, output = _limits(model)
+    return {"id": model["id"], "name": f"{model.get('name') or model['id']} (EtherGate)",
+            "baseUrl": base_url.rstrip("/") + "/v1", "envKey": KEY_ENV,
+            "generationConfig": {"contextWindowSize": context, "samplingParams": {"max_tokens": min(output, 32000)}}}
+
+
+def plan_qwen_code(layout: Layout, base_url: str, api_key: str, models: list[dict], default_model: str) -> tuple[list[Change], str | None]:
+    old = read_text(layout.config) or ""
+    config, comments = _parse_json5_file(layout.config, old)
+    providers = _child(config, "modelProviders", layout.config, "modelProviders")
+    providers[PROVIDER_ID] = [qwen_code_model(base_url, m) for m in models]
+    _child(config, "providerProtocol", layout.config, "providerProtocol")[PROVIDER_ID] = "openai"
+    model = _child(config, "model", layout.config, "model")
+    auth = _child(_child(config, "security", layout.config, "security"), "auth", layout.config, "security.auth")
+    kept = None
+    current = model.get("name")
+    if not current or current in {m["id"] for m in models}:
+        model["name"] = default_model
+        auth["selectedType"] = "openai"
+    else:
+        kept = current
+    # Usage statistics and managed memory phone home; EtherGate's config turns them off.
+    _child(config, "privacy", layout.config, "privacy")["usageStatisticsEnabled"] = False
+    _child(config, "memory", layout.config, "memory")["enableManagedAutoMemory"] = False
+    new = json_text(config)
+    changes = [Change(layout.config, new, comments_lost=comments)] if new != old else []
+    env_path = layout.home / ".env"
+    env_old = read_text(env_path) or ""
+    env_new = dotenv_merge(env_old, api_key)
+    if env_new != env_old:
+        changes.append(Change(env_path, env_new, secret=True))
+    return changes, kept
+
+
+def opencode_model(model: dict) -> dict:
+    context, output = _limits(model)
+    capabilities = set(model.get("capabilities") or ())
+    return {"name": model.get("name") or model["id"], "limit": {"context": context, "output": output},
+            "reasoning": "reasoning" in capabilities, "tool_call": "tools" in capabilities,
+            "attachment": "vision" in capabilities}
+
+
+def plan_opencode(layout: Layout, base_url: str, api_key: str, models: list[dict], default_model: str) -> tuple[list[Change], str | None]:
+    old = read_text(layout.config) or ""
+    config, comments = _parse_json5_file(layout.config, old)
+    config.setdefault("$schema", "https://opencode.ai/config.json")
+    providers = _child(config, "provider", layout.config, "provider")
+    providers[PROVIDER_ID] = {"npm": "@ai-sdk/openai-compatible", "name": "EtherGate",
+                              "options": {"baseURL": base_url.rstrip("/") + "/v1", "apiKey": api_key},
+                              "models": {m["id"]: opencode_model(m) for m in models}}
+    prefix, ids = PROVIDER_ID + "/", [m["id"] for m in models]
+    kept = None
+    current = config.get("model")
+    if not current or (isinstance(current, str) and current.startswith(prefix)):
+        config["model"] = prefix + default_model
+    else:
+        kept = current
+    small = config.get("small_model")
+    if not small or (isinstance(small, str) and small.startswith(prefix)):
+        config["small_model"] = prefix + next((m for m in SMALL_MODELS if m in ids), default_model)
+    config["autoupdate"] = False
+    config["share"] = "disabled"
+    new = json_text(config)
+    return ([Change(layout.config, new, secret=True, comments_lost=comments)] if new != old else []), kept
+
+
+AIDER_KEYS = ("model", "openai-api-base", "openai-api-key", "check-update", "analytics-disable")
+
+
+def flat_yaml_read(text: str, key: str):
+    """A top-level scalar of a flat YAML file such as .aider.conf.yml, or None."""
+    for line in text.splitlines():
+        match = _KEY_LINE.match(line)
+        if match and not match.group("indent") and yaml_scalar(match.group("key")) == key:
+            return yaml_scalar(match.group("rest"))
+    return None
+
+
+def flat_yaml_merge(text: str, values: dict) -> str:
+    """Top-level `key: value` lines set in place (the first of duplicates kept), new keys appended;
+    every other line, comment and blank stays as it was."""
+    out, placed = [], set()
+    for line in text.splitlines():
+        match = _KEY_LINE.match(line)
+        key = yaml_scalar(match.group("key")) if match and not match.group("indent") else None
+        if key in values:
+            if key not in placed:
+                out.append(f"{key}: {yaml_quote(values[key])}")
+                placed.add(key)
+            continue
+        out.append(line)
+    out.extend(f"{key}: {yaml_quote(value)}" for key, value in values.items() if key not in placed)
+    return "\n".join(out) + "\n"
+
+
+def aider_metadata(model: dict) -> dict:
+    context, output = _limits(model)
+    pricing = model.get("pricing") or {}
+    return {"max_input_tokens": context, "max_output_tokens": output, "max_tokens": output,
+            "input_cost_per_token": _price(pricing, "input") / 1_000_000,
+            "output_cost_per_token": _price(pricing, "output") / 1_000_000,
+            "litellm_provider": "openai", "mode": "chat",
+            "supports_function_calling": "tools" in (model.get("capabilities") or ())}
+
+
+def plan_aider(layout: Layout, base_url: str, api_key: str, models: list[dict], default_model: str) -> tuple[list[Change], str | None]:
+    old = read_text(layout.config) or ""
+    current = flat_yaml_read(old, "model")
+    ours = {"openai/" + m["id"] for m in models}
+    kept = current if current and current not in ours else None
+    values = {"openai-api-base": base_url.rstrip("/") + "/v1", "openai-api-key": api_key,
+              "check-update": False, "analytics-disable": True}
+    if kept is None:
+        values = {"model": "openai/" + default_model, **values}
+    new = flat_yaml_merge(old, values)
+    changes = [Change(layout.config, new, secret=True)] if new != old else []
+    meta_path = layout.home / ".aider.model.metadata.json"
+    meta_old = read_text(meta_path) or ""
+    meta, _ = _parse_json5_file(meta_path, meta_old)
+    meta.update({"openai/" + m["id"]: aider_metadata(m) for m in models})
+    meta_new = json_text(meta)
+    if meta_new != meta_old:
+        changes.append(Change(meta_path, meta_new))
+    return changes, kept
+
+
+MODEL_PREFIX = {"qclaw": PROVIDER_ID + "/", "openclaw": PROVIDER_ID + "/", "opencode": PROVIDER_ID + "/",
+                "aider": "openai/"}
+PLANNERS = {"hermes": plan_hermes, "qwen-code": plan_qwen_code, "opencode": plan_opencode, "aider": plan_aider}
+
+
 # The command --------------------------------------------------------------------------------
 
 def build_parser(locale: str) -> argparse.ArgumentParser:
     zh = locale == "zh"
     parser = argparse.ArgumentParser(
         prog="install.sh",
-        description=("为 QClaw、OpenClaw 或 Hermes 配置 EtherGate 提供方和 EtherGate 技能。需要 Python 3。"
-                     if zh else "Configure EtherGate as a provider, plus the EtherGate skill, in QClaw, OpenClaw or Hermes. Needs Python 3."),
+        description=("为 QClaw、OpenClaw、Hermes、Qwen Code、opencode 或 aider 配置 EtherGate 提供方和 EtherGate 技能。需要 Python 3。"
+                     if zh else "Configure EtherGate as a provider, plus the EtherGate skill, in QClaw, OpenClaw, Hermes, "
+                                "Qwen Code, opencode or aider. Needs Python 3."),
         epilog=("重新运行即可轮换密钥或刷新模型：EtherGate 的配置会被替换，其他配置保持不变。"
                 if zh else "Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is preserved."))
-    parser.add_argument("--target", required=True, help="qclaw | openclaw | hermes")
+    parser.add_argument("--target", required=True, help=" | ".join(TARGETS))
     parser.add_argument("--api-key", help="你的 EtherGate 密钥（cr_...）；省略时使用已保存的密钥" if zh
                         else "your EtherGate key (cr_...); omitted: the key already stored in the tool's config")
     parser.add_argument("--locale", default="en", help="en | zh")
@@ -1087,17 +1291,18 @@ def install(args, env: dict) -> int:
     target = args.target.strip().lower()
     if target not in TARGETS:
         raise Abort(EXIT_USAGE, "unknown_target", target=args.target)
-    if target != "hermes":
+    if target in OPENCLAW_TARGETS:
         for var in ("OPENCLAW_CONFIG_READONLY", "OPENCLAW_NIX_MODE"):
             if env.get(var) == "1":
                 raise Abort(EXIT_CONFIG, "readonly", var=var)
     layout = resolve_layout(target, args.home, env)
     tool = TOOL_NAMES[target]
-    if not layout.home.is_dir():
+    # Qwen Code and opencode make their config directory on first use; an explicit --home must exist.
+    if not layout.home.is_dir() and (args.home or target not in ("qwen-code", "opencode")):
         raise Abort(EXIT_HOME, "missing_home", tool=tool, path=layout.home)
     api_key = (args.api_key or "").strip() or stored_key(layout)
     if not api_key:
-        raise Abort(EXIT_USAGE, "no_key", path=layout.config if target != "hermes" else layout.home / ".env")
+        raise Abort(EXIT_USAGE, "no_key", path=layout.key_file)
     if not re.fullmatch(r"[A-Za-z0-9_\-.]{8,256}", api_key):
         raise Abort(EXIT_USAGE, "bad_key")
     # Check what can be checked before the network, so a bad home fails fast.
@@ -1106,13 +1311,13 @@ def install(args, env: dict) -> int:
     models = fetch_models(args.base_url, api_key, locale)
     print(say(locale, "accepted", count=len(models)))
     default_model = choose_model(models, args.model, current_default(layout), locale)
-    planner = plan_hermes if target == "hermes" else plan_openclaw
+    planner = PLANNERS.get(target, plan_openclaw)
     changes, kept = planner(layout, args.base_url, api_key, models, default_model)
     changes += plan_skill(layout, args.base_url, locale, args.shell, args.home, sys.executable or "python3")
     check_writable(changes)
 
     print(say(locale, "default_kept", model=kept, tool=tool) if kept
-          else say(locale, "default_set", model=(f"{PROVIDER_ID}/" if target != "hermes" else "") + default_model))
+          else say(locale, "default_set", model=MODEL_PREFIX.get(target, "") + default_model))
     if not changes:
         print(say(locale, "nothing"))
         return 0

@@ -1,9 +1,9 @@
-# EtherGate provider installer for QClaw, OpenClaw and Hermes (Windows PowerShell 5.1 and PowerShell 7).
+# EtherGate provider installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode and aider (Windows PowerShell 5.1 and PowerShell 7).
 #
 #   & ([scriptblock]::Create((irm '__ETHERGATE_PUBLIC_URL__/console/skills/ethergate-provider/install.ps1'))) `
 #     -Target qclaw -ApiKey '<your-ethergate-key>' -Locale en
 #
-# Options: -Target qclaw|openclaw|hermes, -ApiKey KEY, -Locale en|zh, -Home DIR (the tool's real home
+# Options: -Target qclaw|openclaw|hermes|qwen-code|opencode|aider, -ApiKey KEY, -Locale en|zh, -Home DIR (the tool's real home
 # when it is not the standard one), -Model ID (default model), -DryRun, -Help.
 # Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is
 # preserved, and every changed file is backed up beside itself as <file>.bak-<timestamp>.
@@ -11,7 +11,7 @@
 # This script makes no decisions of its own: it hands its options to the same Python program that
 # install.sh runs (embedded below), so both platforms write exactly the same files. That program
 # needs Python 3 with its standard library: Hermes always brings one (used when no other is found);
-# for OpenClaw and QClaw install Python 3 from python.org or the Microsoft Store first.
+# for the other tools install Python 3 from python.org or the Microsoft Store first.
 param(
     [string]$Target = '',
     [string]$ApiKey = '',

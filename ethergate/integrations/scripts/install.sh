@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# EtherGate provider installer for QClaw, OpenClaw and Hermes.
+# EtherGate provider installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode and aider.
 #
 #   curl -fsSL '__ETHERGATE_PUBLIC_URL__/console/skills/ethergate-provider/install.sh' \
 #     | bash -s -- --target qclaw --api-key '<your-ethergate-key>' --locale en
 #
-# Options: --target qclaw|openclaw|hermes, --api-key KEY, --locale en|zh, --home DIR (the tool's
+# Options: --target qclaw|openclaw|hermes|qwen-code|opencode|aider, --api-key KEY, --locale en|zh, --home DIR (the tool's
 # real home when it is not the standard one), --model ID (default model), --dry-run, --help.
 # Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is
 # preserved, and every changed file is backed up beside itself as <file>.bak-<timestamp>.
@@ -20,10 +20,20 @@
 # - Hermes: providers.ethergate and, when unset or already EtherGate's, model.provider/default in
 #   $HERMES_HOME/config.yaml (else ~/.hermes), edited line by line so comments stay; the key as
 #   ETHERGATE_API_KEY in $HERMES_HOME/.env; old EtherGate entries in custom_providers removed.
-# - The EtherGate skill in <home>/skills/ethergate-provider: SKILL.md and refresh-models.sh.
+# - Qwen Code: modelProviders.ethergate, providerProtocol.ethergate "openai", and (when unset or already
+#   EtherGate's) model.name and security.auth.selectedType "openai" in ~/.qwen/settings.json; the key
+#   as ETHERGATE_API_KEY in ~/.qwen/.env; usage statistics and managed auto-memory switched off.
+# - opencode: provider.ethergate (@ai-sdk/openai-compatible, every model with its context and output
+#   limits), model/small_model when unset or already EtherGate's, autoupdate false and share disabled,
+#   in $OPENCODE_CONFIG, else $XDG_CONFIG_HOME/opencode/opencode.json (else ~/.config/opencode).
+# - aider: model openai/<id> (when unset or already EtherGate's), openai-api-base, openai-api-key,
+#   check-update false and analytics-disable true in ~/.aider.conf.yml, edited line by line; context
+#   and output limits and prices in ~/.aider.model.metadata.json.
+# - The EtherGate skill in <home>/skills/ethergate-provider (aider: ~/.aider/skills/ethergate-provider):
+#   SKILL.md and refresh-models.sh.
 #
-# Needs bash, curl (to fetch this file) and Python 3 with its standard library. Hermes always
-# brings its own Python, which is used when python3 is not on PATH; OpenClaw and QClaw do not, so
+# Needs bash, curl (to fetch this file) and Python 3 with its standard library. Hermes and aider
+# bring their own Python, which is used when python3 is not on PATH; the other tools do not, so
 # there Python 3 must be installed (python.org, or: brew install python / apt install python3).
 set -euo pipefail
 
@@ -47,13 +57,19 @@ usable_python() {
   [ -n "$1" ] && "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' >/dev/null 2>&1
 }
 
-hermes_python() {
-  # Hermes installs into a venv whose interpreter its `hermes` launcher names on the first line.
+launcher_python() {
+  # Hermes and aider install into a venv whose interpreter their launcher names on its first line.
   local launcher first
-  launcher="$(command -v hermes 2>/dev/null || true)"
+  launcher="$(command -v "$1" 2>/dev/null || true)"
   if [ -n "$launcher" ] && IFS= read -r first < "$launcher" 2>/dev/null; then
     case "$first" in '#!/'*) echo "${first#\#!}" | awk '{print $1}'; return ;; esac
   fi
+}
+
+hermes_python() {
+  local found
+  found="$(launcher_python hermes)"
+  [ -n "$found" ] && { echo "$found"; return; }
   local home="${HERMES_HOME:-$HOME/.hermes}"
   for candidate in "$home/hermes-agent/venv/bin/python" /usr/local/lib/hermes-agent/venv/bin/python; do
     [ -x "$candidate" ] && { echo "$candidate"; return; }
@@ -63,6 +79,7 @@ hermes_python() {
 find_python() {
   local candidates=("${ETHERGATE_PYTHON:-}")
   [ "$target" = "hermes" ] && candidates+=("$(hermes_python)")
+  [ "$target" = "aider" ] && candidates+=("$(launcher_python aider)")
   candidates+=(python3 python)
   for candidate in "${candidates[@]}"; do
     # macOS ships a python3 stub that opens an installer dialog until the developer tools exist.
