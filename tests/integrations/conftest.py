@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integrations.tools import install_hermes
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PATH = ROOT / "ethergate" / "integrations" / "scripts" / "ethergate_provider.py"
 INSTALL_URL = "/console/skills/ethergate-provider/install"
@@ -95,23 +97,10 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def agent_tool(name: str) -> Path:
-    """The tool's directory in the machine's cache (scripts/agent_tools.py), installed now if missing.
-
-    A registry that cannot be reached fails the test that needs the tool: never a skip."""
-    spec = importlib.util.spec_from_file_location("agent_tools", ROOT / "scripts" / "agent_tools.py")
-    agent_tools = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agent_tools)
-    try:
-        return agent_tools.install(name, retry_after=600)
-    except agent_tools.ToolInstallError as exc:
-        pytest.fail(f"agent tool not installed; `make agent-tools` installs it: {exc}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def tool_venv():
     """A venv holding hermes-agent (and so PyYAML), never the project's own venv."""
-    return agent_tool("hermes") / "venv"
+    return install_hermes()
 
 
 def yaml_load(tool_venv: Path, path: Path):
