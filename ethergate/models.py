@@ -2,11 +2,12 @@
 from .accounts.models import AuditEvent, Invitation, Membership, User, Workspace
 from .billing.models import CreditAccount, Hold, LedgerEntry, Payment, PaymentEvent, RedemptionCode
 from .catalog.models import Model, ModelAlias, Price, Provider, Route
+from .incidents.models import Incident
 from .keys.models import ApiKey, KeySpend
 from .usage.models import RequestLog
 
 __all__ = [
-    "ApiKey", "AuditEvent", "CreditAccount", "Hold", "Invitation", "KeySpend", "LedgerEntry", "Membership",
+    "ApiKey", "AuditEvent", "CreditAccount", "Hold", "Incident", "Invitation", "KeySpend", "LedgerEntry", "Membership",
     "Model", "ModelAlias", "Payment", "PaymentEvent", "Price", "Provider", "RedemptionCode", "RequestLog",
     "Route", "User", "Workspace",
 ]
