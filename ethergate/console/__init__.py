@@ -32,7 +32,7 @@ htmx_extension = Htmx()
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, dashboard, members, site, workspaces  # noqa: F401  (routes)
+    from . import auth, dashboard, members, playground, site, workspaces  # noqa: F401  (routes)
 
     htmx_extension.init_app(app)
     login_manager.login_view = "auth.login"
