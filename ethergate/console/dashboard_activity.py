@@ -73,6 +73,7 @@ def workspace_activity(workspace, overview, now: datetime | None = None) -> Acti
     burned = sum(row["spend_micro"] for row in spend_by_model(workspace.id, start=now - timedelta(days=BURN_DAYS)))
     per_day = burned // BURN_DAYS
     return Activity(spend_today_micro=spend_today, requests_month=month["requests"], burn_per_day_micro=per_day,
-                    runway_days=runway_days(overview.available_micro, per_day), charts=activity_charts(activity.hourly(workspace.id, now)),
-                    recent=activity.recent(workspace.id), recent_errors=activity.recent(workspace.id, errors_only=True,
-                                                                                        limit=5))
+                    runway_days=runway_days(overview.available_micro, per_day),
+                    charts=activity_charts(activity.hourly(workspace.id, now)),
+                    recent=activity.recent(workspace.id),
+                    recent_errors=activity.recent(workspace.id, errors_only=True, limit=5))
