@@ -110,3 +110,37 @@ def test_the_playground_in_chinese(client, owner, gateway):
     client.submit("/language", {"lang": "zh-CN", "next": "/"})
     page = client.get(f"/console/w/{owner.slug}/playground").get_data(as_text=True)
     assert "试验场" in page and "用户消息" in page and "复制为代码" in page
+
+
+def test_the_copied_python_and_curl_run_against_the_gateway(live_server, live_factories, tmp_path):
+    """What "copy as code" gives is a working program: run it with a real key against the real server."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ethergate.console.playground import request_body
+    from ethergate.console.snippets import request_snippets
+
+    tenant = live_factories.tenant(credits="5.00")
+    body = request_body(form(user="Say it's fine"), stream=True)
+    code = request_snippets(live_server.base_url, body)
+    env = dict(os.environ, ETHERGATE_API_KEY=tenant.plaintext)
+    script = tmp_path / "playground.py"
+    script.write_text(code["python"])
+    ran = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr
+    if shutil.which("node"):
+        from tests.conftest import ROOT
+        module = ROOT / "test-artifacts" / f"playground-{os.getpid()}.mjs"  # under the root: node finds node_modules
+        module.parent.mkdir(exist_ok=True)
+        module.write_text(code["node"])
+        try:
+            noded = subprocess.run(["node", str(module)], cwd=ROOT, env=env, capture_output=True, text=True,
+                                   timeout=60)
+        finally:
+            module.unlink()
+        assert noded.returncode == 0 and noded.stdout.strip(), noded.stderr
+    if shutil.which("curl"):
+        curled = subprocess.run(["bash", "-c", code["curl"]], env=env, capture_output=True, text=True, timeout=60)
+        assert curled.returncode == 0 and "data: [DONE]" in curled.stdout, curled.stderr
