@@ -32,6 +32,9 @@ def test_status_page_says_degraded_from_our_traffic(live_server, live_app, chrom
     body = page.locator("body").inner_text()
     assert "sqlite" not in body and "postgresql" not in body and "ConnectTimeout" not in body
     screenshot(page, "status")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391  # bars and tables fit a phone
+    screenshot(page, "status-phone")
     context.close()
 
 
@@ -66,6 +69,9 @@ def test_dashboard_leads_with_activity_after_traffic(live_server, live_factories
     assert page.locator('#chart_activity rect[data-series="succeeded"]').count() == 1
     assert not page.locator("#onboarding").evaluate("element => element.open")
     screenshot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.locator("#recent-requests").get_by_role("link", name=request_id).click()
     page.wait_for_url(f"**/usage/requests/{request_id}*")
     context.close()

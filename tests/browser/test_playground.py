@@ -65,6 +65,9 @@ def test_playground_streams_bills_and_labels(live_server, live_factories, chromi
     assert cost > 0 and balance(workspace_id) == before - cost
     assert int(page.locator("#pg-balance").get_attribute("data-balance-micro")) == before - cost
     screenshot(page, "playground")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("link", name=request_id).click()
     page.wait_for_url(f"**/usage/requests/{request_id}*")
