@@ -60,6 +60,7 @@ def test_playground_streams_bills_and_labels(live_server, live_factories, chromi
     cost_cell = page.locator("#pg-cost")
     cost_cell.wait_for()
     assert answer.inner_text().strip().endswith("eight")
+    assert not page.locator("#pg-stop").is_visible()  # Stop shows only while an answer streams
     request_id = page.locator("#pg-request-id").inner_text().strip()
     cost = int(cost_cell.get_attribute("data-cost-micro"))
     assert cost > 0 and balance(workspace_id) == before - cost
