@@ -5,13 +5,14 @@ from .accounts.tokens import AccountToken
 from .accounts.two_factor import RecoveryCode
 from .billing.models import CreditAccount, Hold, LedgerEntry, Payment, PaymentEvent, RedemptionCode
 from .catalog.models import Model, ModelAlias, Price, Provider, Route
+from .incidents.models import Incident
 from .keys.models import ApiKey, KeySpend
 from .mail.models import OutboxMessage
 from .usage.models import RequestLog
 
 __all__ = [
     "AccountToken", "OutboxMessage", "RecoveryCode", "UserSession",
-    "ApiKey", "AuditEvent", "CreditAccount", "Hold", "Invitation", "KeySpend", "LedgerEntry", "Membership",
+    "ApiKey", "AuditEvent", "CreditAccount", "Hold", "Incident", "Invitation", "KeySpend", "LedgerEntry", "Membership",
     "Model", "ModelAlias", "Payment", "PaymentEvent", "Price", "Provider", "RedemptionCode", "RequestLog",
     "Route", "User", "Workspace",
 ]

@@ -92,6 +92,24 @@ def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def parse_thresholds(name: str, raw: str) -> dict[str, float]:
+    """"0.95" or "0.95,qwen=0.9": success-rate floors, a bare number for every provider (key "*")."""
+    floors = {"*": 0.95}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        provider, _, value = item.rpartition("=")
+        provider = provider.strip() or "*"
+        if provider != "*" and provider not in PROVIDERS:
+            raise ConfigError(f"{name}: unknown provider {provider!r} (expected one of {', '.join(PROVIDERS)})")
+        try:
+            floor = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a success rate such as 0.95, got {value!r}") from None
+        if not 0 < floor <= 1:
+            raise ConfigError(f"{name}: a success rate must be above 0 and at most 1, got {value!r}")
+        floors[provider] = floor
+    return floors
+
+
 def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     """Flask config keys from the environment. Raises ConfigError on the first bad value."""
     env = environ
@@ -151,6 +169,12 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["LOG_LEVEL"] = parse_choice(
         "ETHERGATE_LOG_LEVEL", get("ETHERGATE_LOG_LEVEL") or "info", ("debug", "info", "warning", "error"))
     cfg["METRICS_TOKEN"] = get("ETHERGATE_METRICS_TOKEN")
+    cfg["STATUS_DEGRADED_BELOW"] = parse_thresholds(
+        "ETHERGATE_STATUS_DEGRADED_BELOW", get("ETHERGATE_STATUS_DEGRADED_BELOW") or "0.95")
+    cfg["STATUS_WINDOW_MINUTES"] = parse_int(
+        "ETHERGATE_STATUS_WINDOW_MINUTES", get("ETHERGATE_STATUS_WINDOW_MINUTES") or "60", minimum=5, maximum=1440)
+    cfg["STATUS_MIN_REQUESTS"] = parse_int(
+        "ETHERGATE_STATUS_MIN_REQUESTS", get("ETHERGATE_STATUS_MIN_REQUESTS") or "20", minimum=1)
     cfg["DATABASE_POOL_SIZE"] = parse_int(
         "ETHERGATE_DATABASE_POOL_SIZE", get("ETHERGATE_DATABASE_POOL_SIZE") or "60", minimum=1, maximum=1000)
     cfg["TRUSTED_PROXIES"] = parse_int(

@@ -1,19 +1,22 @@
-"""`/status/page`: the human view of `gather_status()` (the JSON at `/status` stays for machines).
+"""`/status/page`: the public status page, drawn from `gather_status()` without the operator internals.
 
-Provider health (success rate, latency, last error) is what this server process has seen; each
-process keeps its own health board, which the page says. The board refreshes itself every 30 s
-with htmx and is complete without it.
+Success rates and latencies come from our own request log (ethergate/usage/service_health.py); a
+provider is degraded below its configured floor (ETHERGATE_STATUS_DEGRADED_BELOW). Staff incident notes
+appear here; the internals (database engine, limiter mode, raw provider errors) live on the staff-only
+operator view at /support/status. The board refreshes itself every 30 s with htmx and is complete
+without it.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app
-from flask_babel import format_timedelta, get_locale
+from datetime import datetime
+
+from flask import Blueprint
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .catalog.readiness import provider_key_setting
-from .catalog.snapshot import get_snapshot
 from .console import nav
+from .console.formats import when
 from .console.rendering import render
 from .gateway.status import gather_status
 from .timeutil import utcnow
@@ -21,30 +24,36 @@ from .usage.charts import percent
 
 bp = Blueprint("status_page", __name__)
 REFRESH_SECONDS = 30
+STATES = {"operational": _l("Operational"), "degraded": _l("Degraded"), "unavailable": _l("Not offered")}
 
 # The public header links here instead of the JSON endpoint.
 nav.PUBLIC_NAV[:] = [item for item in nav.PUBLIC_NAV if item.endpoint != "status.status"]
 nav.add_public_item(nav.NavItem("status_page.index", _l("Status"), order=30, section="status_page."))
 
 
-def provider_reason(provider_id: str) -> str:
-    """Why a provider cannot serve, in the reader's language (readiness.py words it for logs and JSON)."""
-    keys = current_app.config.get("PROVIDER_KEYS") or {}
-    if provider_id not in keys:
-        return _("%(provider)s is not supported by this gateway", provider=provider_id)
-    return _("%(provider)s has no API key (%(setting)s is not set)", provider=provider_id,
-             setting=provider_key_setting(provider_id))
+def headline(report: dict, ready: int) -> tuple[str, str]:
+    """(tone, words) for the banner: "All systems operational" only when nothing below is wrong."""
+    if not report["database"]["reachable"]:
+        return "bad", _("Service disruption: requests cannot be served")
+    if any(incident["resolved_at"] is None for incident in report["incidents"]):
+        return "warning", _("Incident in progress")
+    if report["status"] != "ok":
+        return "warning", _("Degraded performance")
+    if ready < len(report["models"]):
+        return "good", _("Operational, some models unavailable")
+    return "good", _("All systems operational")
 
 
-def model_reason(routes: list[str]) -> str:
-    if not routes:
-        return _("no active route")
-    providers = dict.fromkeys(route.split("/", 1)[0] for route in routes)
-    return "; ".join(provider_reason(provider) for provider in providers)
+def bar_tone(window: dict, floor: float) -> str:
+    rate = window["success_rate"]
+    if rate is None:
+        return "none"
+    return "ok" if rate >= floor else ("warn" if rate >= 0.5 else "bad")
 
 
-def age(seconds: float | None) -> str | None:
-    return None if seconds is None else format_timedelta(-max(seconds, 1.0), add_direction=True)
+def stamp(iso: str) -> str:
+    """An ISO UTC time from the report in the console's one format, with the zone."""
+    return when(datetime.fromisoformat(iso.rstrip("Z")))
 
 
 @bp.after_request
@@ -56,18 +65,11 @@ def fresh(response):
 
 @bp.get("/status/page")
 def index():
-    status = gather_status()
-    names = {}
-    if status["database"]["reachable"]:
-        names = {p.id: p.name for p in get_snapshot().providers.values()}
-    models = [dict(model, why=None if model["ready"] else model_reason(model["routes"])) for model in status["models"]]
-    providers = [dict(state, id=provider_id, why=None if state["configured"] else provider_reason(provider_id),
-                      error_age=age(state.get("last_error_age_seconds")))
-                 for provider_id, state in status["providers"].items()]
-    ready = sum(1 for model in models if model["ready"])
-    response = render("status/page.html", report=status, providers=providers, models=models, ready=ready,
-                      names=names, uptime=format_timedelta(status["uptime_seconds"], threshold=1),
-                      checked_at=utcnow(), refresh_seconds=REFRESH_SECONDS,
-                      percent=lambda share: percent(share, get_locale()))
-    response.status_code = 200 if status["database"]["reachable"] else 503
+    report = gather_status(operator=False)
+    ready = sum(1 for model in report["models"] if model["ready"])
+    tone, words = headline(report, ready)
+    response = render("status/page.html", report=report, ready=ready, tone=tone, headline=words,
+                      states=STATES, bar_tone=bar_tone, stamp=stamp, checked_at=utcnow(),
+                      refresh_seconds=REFRESH_SECONDS, percent=lambda share: percent(share, get_locale()))
+    response.status_code = 200 if report["database"]["reachable"] else 503
     return response

@@ -16,6 +16,7 @@ from ..timeutil import utcnow
 from . import bp
 from .access import workspace_view
 from .rendering import render
+from .dashboard_activity import workspace_activity
 from .snippets import LANGUAGES, example_model, snippets
 
 DEFAULT_LOW_BALANCE_MICRO = 1 * MICRO
@@ -68,5 +69,7 @@ def overview(workspace, now: datetime | None = None) -> Overview:
 def dashboard():
     base_url = current_app.config["PUBLIC_BASE_URL"] + "/v1"
     model = example_model()
-    return render("console/dashboard.html", overview=overview(g.workspace), base_url=base_url, model=model,
-                  snippets=snippets(base_url, model), snippet_languages=LANGUAGES)
+    summary = overview(g.workspace)
+    return render("console/dashboard.html", overview=summary, base_url=base_url, model=model,
+                  snippets=snippets(base_url, model), snippet_languages=LANGUAGES,
+                  activity=workspace_activity(g.workspace, summary))

@@ -1,6 +1,8 @@
 """First-request code samples (Python, Node, curl) for a real model of this instance's catalog."""
 from __future__ import annotations
 
+import json
+
 from ..catalog.snapshot import get_snapshot
 from ..extensions import db
 
@@ -66,3 +68,33 @@ def example_model() -> str:
 def snippets(base_url: str, model: str) -> dict[str, str]:
     values = {"base_url": base_url, "model": model}
     return {"python": PYTHON.format(**values), "node": NODE.format(**values), "curl": CURL.format(**values)}
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+def request_snippets(base_url: str, body: dict) -> dict[str, str]:
+    """The playground's request as Python, Node and curl code: the same body, the user's base URL."""
+    messages = json.dumps(body["messages"], ensure_ascii=False, indent=2)
+    options = {name: body[name] for name in ("temperature", "max_tokens") if body.get(name) is not None}
+    py_options = "".join(f"\n    {name}={json.dumps(value)}," for name, value in options.items())
+    js_options = "".join(f"\n  {name}: {json.dumps(value)}," for name, value in options.items())
+    python = (f'import os\nfrom openai import OpenAI\n\nclient = OpenAI(\n'
+              f'    api_key=os.environ["ETHERGATE_API_KEY"],\n'
+              f'    base_url={json.dumps(base_url)},\n)\nstream = client.chat.completions.create(\n'
+              f'    model={json.dumps(body["model"])},\n    messages={_indent(messages, 4)},{py_options}\n'
+              f'    stream=True,\n)\nfor chunk in stream:\n    if chunk.choices and chunk.choices[0].delta.content:\n'
+              f'        print(chunk.choices[0].delta.content, end="", flush=True)\nprint()\n')
+    node = (f'import OpenAI from "openai";\n\nconst client = new OpenAI({{\n'
+            f'  apiKey: process.env.ETHERGATE_API_KEY,\n'
+            f'  baseURL: {json.dumps(base_url)},\n}});\nconst stream = await client.chat.completions.create({{\n'
+            f'  model: {json.dumps(body["model"])},\n  messages: {_indent(messages, 2)},{js_options}\n'
+            f'  stream: true,\n}});\n'
+            f'for await (const chunk of stream) {{\n'
+            f'  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");\n}}\n')
+    payload = json.dumps({"model": body["model"], "messages": body["messages"], **options, "stream": True},
+                         ensure_ascii=False, indent=2).replace("'", "'\\''")
+    curl = (f'curl -N {base_url}/chat/completions \\\n  -H "Authorization: Bearer $ETHERGATE_API_KEY" \\\n'
+            f'  -H "Content-Type: application/json" \\\n  -d \'{_indent(payload, 2)}\'\n')
+    return {"python": python, "node": node, "curl": curl}

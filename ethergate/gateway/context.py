@@ -10,7 +10,7 @@ import uuid
 from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..keys.auth import authenticate, touch_last_used
+from ..keys.auth import CONSOLE_KEY_ENVIRON, authenticate, authenticate_console, touch_last_used
 from ..limits.limiter import LimiterUnavailable, get_limiter
 from ..usage.recorder import log_values, record_request
 from . import bp
@@ -59,7 +59,8 @@ def start_request():
     g.rate = None
     g.logged = False
     g.log = {}
-    key = authenticate(request.headers.get("Authorization"))
+    console_key_id = request.environ.get(CONSOLE_KEY_ENVIRON)
+    key = authenticate_console(console_key_id) if console_key_id else authenticate(request.headers.get("Authorization"))
     if key is None:
         raise invalid_api_key()
     g.api_key = key

@@ -155,6 +155,21 @@ def authenticate(authorization_header: str | None, *, now: datetime | None = Non
     return key
 
 
+# The console's playground runs /v1 in-process and names its key here. WSGI servers put client headers under
+# HTTP_*, so no caller on the network can set this environ key.
+CONSOLE_KEY_ENVIRON = "ethergate.console_key_id"
+
+
+def authenticate_console(key_id: int) -> AuthenticatedKey | None:
+    """The active key with this id, for a request the console itself made (see CONSOLE_KEY_ENVIRON)."""
+    digest = db.session.scalar(select(ApiKey.digest).where(ApiKey.id == key_id))
+    db.session.commit()
+    key = load_key(digest) if digest else None
+    if key is None or not key.is_active(utcnow()):
+        return None
+    return key
+
+
 def load_key(digest: str) -> AuthenticatedKey | None:
     """One query by digest, joined to the workspace for its default limit; the transaction ends at once."""
     keys, workspaces = ApiKey.__table__, Workspace.__table__

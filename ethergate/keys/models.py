@@ -28,6 +28,7 @@ class ApiKey(db.Model):
     monthly_spend_cap_micro: Mapped[int | None] = mapped_column(BigInteger)
     allowed_models: Mapped[list | None] = mapped_column(db.JSON)
     rotated_from_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    purpose: Mapped[str | None] = mapped_column(String(16))  # "playground": the console's own key, never shown
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:

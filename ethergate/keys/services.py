@@ -296,3 +296,20 @@ def _forget_cached(key: ApiKey) -> None:
     # Imported here because auth imports this module for the key format.
     from .auth import forget_key
     forget_key(key.digest)
+
+
+PLAYGROUND = "playground"
+
+
+def playground_key(workspace_id: int, actor: Actor = None) -> ApiKey:
+    """The workspace's Playground key, issued on first use; its plaintext is dropped, the console calls by id."""
+    key = db.session.scalar(select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.purpose == PLAYGROUND,
+                                                 ApiKey.revoked_at.is_(None)).order_by(ApiKey.id).limit(1))
+    if key is not None:
+        db.session.commit()  # end the read: the gateway writes next, and on SQLite a reader blocks it
+        return key
+    issued = issue_key(workspace_id, name="Playground", created_by_id=actor.id if isinstance(actor, User) else None)
+    issued.key.purpose = PLAYGROUND
+    _audit("key.created", issued.key, actor, {"name": issued.key.name, "purpose": PLAYGROUND})
+    db.session.commit()
+    return issued.key

@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     """Call before security.init_app: the staff check must run before the CSRF check."""
     if "csrf" in app.extensions:
         raise RuntimeError("support.init_app must run before security.init_app (CSRF would answer first)")
-    from . import outbox, views  # noqa: F401  (routes)
+    from . import outbox, status_views, views  # noqa: F401  (routes)
 
     app.before_request(hide_from_non_staff)
     app.register_blueprint(bp)

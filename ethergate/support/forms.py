@@ -1,14 +1,15 @@
-"""Staff forms: a signed balance adjustment and a redemption code. Both need a note saying why."""
+"""Staff forms: a signed balance adjustment and a redemption code (both need a note saying why), incident notes."""
 from __future__ import annotations
 
 import secrets
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..money import AmountError, parse_amount
+from ..settings import PROVIDERS
 
 MAX_NOTE = 500
 MAX_EXPIRY_DAYS = 3650
@@ -56,3 +57,15 @@ class CodeForm(FlaskForm):
         except AmountError:
             raise ValidationError(_l("Enter a positive amount such as 50 or 12.50, "
                                      "with at most 6 decimal places.")) from None
+
+
+class IncidentForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the incident a title.")), Length(max=200)],
+                        description=_l("Public: shown on the status page as written."))
+    body = TextAreaField(_l("What users see"), validators=[Length(max=4000)])
+    provider = SelectField(_l("Affects"), choices=[("", _l("the whole gateway"))] + [(p, p) for p in PROVIDERS])
+
+
+class ResolveForm(FlaskForm):
+    resolution = TextAreaField(_l("Resolution note"), validators=[Length(max=4000)],
+                               description=_l("Public, optional: what was wrong and what was done."))
