@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
+from flask_babel import lazy_gettext as _
 from sqlalchemy import update
 
 from ..extensions import db
@@ -42,9 +43,9 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookError("Enter a full http:// or https:// URL.")
+        raise WebhookError(_("Enter a full http:// or https:// URL."))
     if len(url) > 2000 or parts.username or parts.password:
-        raise WebhookError("Enter a URL without credentials, at most 2000 characters.")
+        raise WebhookError(_("Enter a URL without credentials, at most 2000 characters."))
     refuse_private(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     return url
 
@@ -55,11 +56,11 @@ def refuse_private(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except OSError:
-        raise WebhookError(f"The host {host} does not resolve.") from None
+        raise WebhookError(_("The host %(host)s does not resolve.", host=host)) from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if not address.is_global:
-            raise WebhookError(f"The host {host} is a private or local address.")
+            raise WebhookError(_("The host %(host)s is a private or local address.", host=host))
 
 
 def set_webhook(workspace_id: int, url: str) -> AlertWebhook:
@@ -138,7 +139,7 @@ def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
     body = delivery.body.encode()
     code, error = None, None
     if hook is None:
-        error = "The webhook was removed."
+        error = "webhook removed"
     else:
         try:
             parts = urlsplit(delivery.url)
@@ -151,8 +152,8 @@ def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
-        except WebhookError as exc:
-            error = str(exc)
+        except WebhookError:  # the message is for the console form; the log needs no request's language
+            error = "refused: private or local address"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
     delivery.attempts += 1

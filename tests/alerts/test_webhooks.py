@@ -86,13 +86,23 @@ def test_an_unreachable_receiver_fails_for_good_after_the_last_attempt(factories
 
 def test_urls_are_checked_and_private_hosts_refused_by_default(app, factories):
     workspace = factories.workspace()
-    for bad in ("ftp://example.com/x", "example.com/hook", "https://user:pw@example.com/"):
-        with pytest.raises(webhooks.WebhookError):
-            webhooks.set_webhook(workspace.id, bad)
+    with app.test_request_context():  # the messages are for a console form, in its language
+        for bad in ("ftp://example.com/x", "example.com/hook", "https://user:pw@example.com/"):
+            with pytest.raises(webhooks.WebhookError):
+                webhooks.set_webhook(workspace.id, bad)
+        app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+        for private in ("http://127.0.0.1:9/x", "http://10.0.0.5/x", "http://[::1]/x", "http://169.254.169.254/latest"):
+            with pytest.raises(webhooks.WebhookError, match="private or local"):
+                webhooks.set_webhook(workspace.id, private)
+
+
+def test_a_host_that_turned_private_is_refused_at_delivery(app, factories, receiver):
+    workspace, hook = low_workspace(factories, receiver.url)
+    check_crossings()
     app.config["WEBHOOK_ALLOW_PRIVATE"] = False
-    for private in ("http://127.0.0.1:9/x", "http://10.0.0.5/x", "http://[::1]/x", "http://169.254.169.254/latest"):
-        with pytest.raises(webhooks.WebhookError, match="private or local"):
-            webhooks.set_webhook(workspace.id, private)
+    assert webhooks.deliver_due() == 0 and receiver.received == []
+    delivery = db.session.scalars(db.select(WebhookDelivery)).one()
+    assert (delivery.status, delivery.last_error) == (PENDING, "refused: private or local address")
 
 
 def test_no_webhook_means_nothing_queued(factories):
