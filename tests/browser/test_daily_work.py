@@ -37,6 +37,8 @@ def test_usage_for_daily_work(live_server, live_factories, fake_upstream, page_i
     page.goto(f"{live_server.url}/console/w/{slug}/usage/")
     page.get_by_role("link", name=texts["preset"], exact=True).click()
     expect(page.locator(".chart-title", has_text=texts["per_hour"])).to_be_visible()
+    expect(page.locator("#usage_filters")).to_have_count(1)  # the page, not a page inside the results
+    assert page.locator("#usage-from").input_value() != page.locator("#usage-to").input_value()
     hover = page.locator("#chart_requests rect[data-series='succeeded'] title").first
     assert ":00 · " in hover.text_content()  # the hour and its value, shown on hover
     expect(page.locator("#model-mix")).to_contain_text(texts["mix"])
@@ -46,6 +48,7 @@ def test_usage_for_daily_work(live_server, live_factories, fake_upstream, page_i
     statuses = page.locator("#request-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.requestId)")
     assert sorted(statuses) == ["layout-request-0003", "layout-request-0004"]
     assert "status=errors" in page.url
+    expect(page.locator(".chart-title", has_text=texts["per_hour"])).to_be_visible()  # the range is kept
 
     page.select_option("#usage-status", "")
     expect(page.locator("#request-table tbody tr")).to_have_count(4)
@@ -56,6 +59,7 @@ def test_usage_for_daily_work(live_server, live_factories, fake_upstream, page_i
 
     page.fill("#log-search", "layout-request-000")
     page.locator("#log-search").press("Enter")
+    page.wait_for_url("**q=layout-request-000")
     expect(page.locator("#request-table tbody tr")).to_have_count(4)
     page.fill("#log-search", "layout-request-0002")
     page.locator("#log-search").press("Enter")
