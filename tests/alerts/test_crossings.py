@@ -64,7 +64,7 @@ def test_key_spend_warns_at_80_and_100_percent_once_each(factories, smtp_server)
     db.session.commit()
     [warning] = check_crossings(now)
     assert (warning.event, warning.level) == ("key.spend_cap_warning", 80)
-    assert "80%" in smtp_server.wait_for("keys@example.com").subject  # in the owner's language
+    assert "密钥 batch 已用掉每月消费上限的 80%" in smtp_server.wait_for("keys@example.com").subject  # owner speaks zh
     assert check_crossings(now) == []
     row.spent_micro = 10 * MICRO
     db.session.commit()
