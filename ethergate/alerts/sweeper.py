@@ -22,6 +22,7 @@ def sweep_once(app: Flask) -> tuple[int, int]:
             log.exception("alert check failed")
         try:
             delivered = webhooks.deliver_due()
+            webhooks.prune()
         except Exception:  # noqa: BLE001
             db.session.rollback()
             log.exception("webhook delivery failed")

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 from flask_babel import lazy_gettext as _
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
+from ..accounts.services import record_audit
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import DELIVERED, FAILED, PENDING, AlertWebhook, WebhookDelivery
@@ -28,6 +29,7 @@ log = logging.getLogger("ethergate.alerts")
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
 MAX_ATTEMPTS = len(BACKOFF) + 1
 CLAIM = timedelta(minutes=2)
+KEEP = timedelta(days=30)  # finished deliveries stay in the console's log this long
 
 
 class WebhookError(ValueError):
@@ -63,7 +65,7 @@ def refuse_private(host: str, port: int) -> None:
             raise WebhookError(_("The host %(host)s is a private or local address.", host=host))
 
 
-def set_webhook(workspace_id: int, url: str) -> AlertWebhook:
+def set_webhook(workspace_id: int, url: str, actor=None) -> AlertWebhook:
     """Save the URL; the secret is made on first save and kept on later edits."""
     url = check_url(url)
     hook = webhook_of(workspace_id)
@@ -71,21 +73,27 @@ def set_webhook(workspace_id: int, url: str) -> AlertWebhook:
         hook = AlertWebhook(workspace_id=workspace_id, url=url, secret=new_secret())
         db.session.add(hook)
     hook.url = url
+    record_audit("alerts.webhook_set", actor=actor, workspace_id=workspace_id, target=urlsplit(url).hostname,
+                 details={"url": url})
     db.session.commit()
     return hook
 
 
-def rotate_secret(workspace_id: int) -> AlertWebhook | None:
+def rotate_secret(workspace_id: int, actor=None) -> AlertWebhook | None:
     hook = webhook_of(workspace_id)
     if hook is not None:
         hook.secret = new_secret()
+        record_audit("alerts.webhook_secret_rotated", actor=actor, workspace_id=workspace_id,
+                     target=urlsplit(hook.url).hostname)
         db.session.commit()
     return hook
 
 
-def remove_webhook(workspace_id: int) -> None:
+def remove_webhook(workspace_id: int, actor=None) -> None:
     hook = webhook_of(workspace_id)
     if hook is not None:
+        record_audit("alerts.webhook_removed", actor=actor, workspace_id=workspace_id,
+                     target=urlsplit(hook.url).hostname)
         db.session.delete(hook)
         db.session.commit()
 
@@ -167,3 +175,12 @@ def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
         delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
     db.session.commit()
     return error is None
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget finished deliveries older than KEEP; pending ones stay until they finish."""
+    cutoff = (now or utcnow()) - KEEP
+    removed = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.status != PENDING,
+                                                               WebhookDelivery.created_at < cutoff)).rowcount
+    db.session.commit()
+    return removed

@@ -31,7 +31,7 @@ def save_webhook():
     form = WebhookForm()
     if form.validate_on_submit():
         try:
-            webhooks.set_webhook(g.workspace.id, form.url.data)
+            webhooks.set_webhook(g.workspace.id, form.url.data, actor=g.membership.user)
         except webhooks.WebhookError as exc:
             form.url.errors.append(str(exc))
         else:
@@ -45,7 +45,7 @@ def save_webhook():
 @bp.post("/w/<slug>/settings/webhook/rotate")
 @workspace_view(min_role="admin")
 def rotate_webhook_secret():
-    if webhooks.rotate_secret(g.workspace.id) is not None:
+    if webhooks.rotate_secret(g.workspace.id, actor=g.membership.user) is not None:
         flash(_("New signing secret made; the old one no longer verifies."), "success")
     return _answer()
 
@@ -53,7 +53,7 @@ def rotate_webhook_secret():
 @bp.post("/w/<slug>/settings/webhook/remove")
 @workspace_view(min_role="admin")
 def remove_webhook():
-    webhooks.remove_webhook(g.workspace.id)
+    webhooks.remove_webhook(g.workspace.id, actor=g.membership.user)
     flash(_("Webhook removed."), "success")
     return _answer()
 

@@ -44,6 +44,8 @@ def test_rotate_and_remove(client, owner, receiver):
     response = client.submit(f"{settings}/webhook/remove", page=settings)
     assert response.status_code == 303
     assert db.session.get(AlertWebhook, owner.workspace.id) is None
+    audit = client.get(f"/console/w/{owner.slug}/audit").get_data(as_text=True)
+    assert "Alert webhook set" in audit and "Alert webhook secret replaced" in audit and "Alert webhook removed" in audit
 
 
 def test_members_neither_see_nor_change_the_webhook(client, auth, owner, join, receiver):

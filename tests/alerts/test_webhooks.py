@@ -117,3 +117,16 @@ def test_signature_rejects_stale_timestamps():
     assert not verify("whsec_x", body, sign("whsec_x", body, old))
     assert verify("whsec_x", body, sign("whsec_x", body, old), now=old + 10)
     assert not verify("whsec_x", body, "v1=abc") and not verify("whsec_x", body, "t=x,v1=abc")
+
+
+def test_finished_deliveries_are_kept_30_days_and_pending_ones_until_they_finish(factories, receiver):
+    workspace, _hook = low_workspace(factories, receiver.url)
+    check_crossings()
+    webhooks.enqueue(workspace.id, "alert.test", {})
+    db.session.commit()
+    now = utcnow()
+    delivered, pending = db.session.scalars(db.select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    webhooks.attempt(delivered, now)
+    assert webhooks.prune(now + timedelta(days=29)) == 0
+    assert webhooks.prune(now + timedelta(days=31)) == 1
+    assert db.session.scalars(db.select(WebhookDelivery.event)).all() == ["alert.test"]
