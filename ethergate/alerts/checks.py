@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import mail
 from ..accounts.models import Membership, User, Workspace
-from ..billing.models import CreditAccount
+from ..billing.models import CreditAccount, LedgerEntry
 from ..extensions import db
 from ..keys.models import ApiKey, KeySpend
 from ..money import MICRO
@@ -48,7 +48,10 @@ def current_crossings(now: datetime) -> dict[tuple[int, str], Crossing]:
     rows = db.session.execute(
         select(Workspace.id, Workspace.slug, Workspace.name, available.label("available"), threshold.label("threshold"))
         .join(CreditAccount, CreditAccount.workspace_id == Workspace.id)
-        .where(threshold > 0, available < threshold)).all()
+        .where(threshold > 0, available < threshold,
+               # a workspace that never had credit did not fall below anything: no email on sign-up
+               select(LedgerEntry.id).where(LedgerEntry.workspace_id == Workspace.id, LedgerEntry.amount_micro > 0)
+               .exists())).all()
     for row in rows:
         found[(row.id, BALANCE)] = Crossing(row.id, BALANCE, 100, "balance.low", {
             "workspace": row.slug, "workspace_name": row.name, "available_micro": int(row.available),

@@ -35,6 +35,11 @@ def test_low_balance_emails_owners_once_per_crossing(factories, smtp_server):
     smtp_server.wait_for("owner@example.com", count=2)
 
 
+def test_a_workspace_that_never_had_credit_is_not_told(factories, smtp_server):
+    factories.workspace(owner=factories.user("new@example.com"))
+    assert check_crossings() == [] and smtp_server.messages == []
+
+
 def test_members_are_not_emailed_and_zero_turns_the_warning_off(factories, smtp_server):
     from ethergate.accounts.models import Membership
     workspace = factories.workspace(owner=factories.user("boss@example.com"), credits="0.50")

@@ -11,9 +11,7 @@ from ethergate.alerts import webhooks
 from ethergate.alerts.checks import check_crossings
 from ethergate.alerts.models import DELIVERED, FAILED, PENDING, WebhookDelivery
 from ethergate.alerts.signing import sign, verify
-from ethergate.billing import ledger
 from ethergate.extensions import db
-from ethergate.money import MICRO
 from ethergate.timeutil import utcnow
 from tests.alerts.conftest import WebhookReceiver
 
