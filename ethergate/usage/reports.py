@@ -156,6 +156,17 @@ def daily(usage: UsageFilter) -> list[Day]:
     return list(days.values())
 
 
+LOG_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
+            "cost_micro")
+
+
+def _log_sums() -> list:
+    """The request log's sums per bucket, named as Totals' fields."""
+    return ([func.count().label("requests"),
+             func.coalesce(func.sum(case((logs.c.status_code >= 400, 1), else_=0)), 0).label("errors")]
+            + [func.coalesce(func.sum(logs.c[name]), 0).label(name) for name in LOG_SUMS[2:]])
+
+
 @dataclass
 class Hour:
     start: datetime
@@ -170,12 +181,12 @@ def hourly(usage: UsageFilter) -> list[Hour]:
 
     def requests(dialect):
         hour = hour_of(logs.c.created_at, dialect).label("hour")
-        return select(hour, *billing_reports._log_sums()).where(*where).group_by(hour)
+        return select(hour, *_log_sums()).where(*where).group_by(hour)
 
     for row in _rows(requests):
         start = datetime.strptime(row.hour, "%Y-%m-%d %H")
         if start in found:
-            found[start].totals = Totals(**billing_reports._log_dict(row))
+            found[start].totals = Totals(**{name: int(getattr(row, name)) for name in LOG_SUMS})
     entries = LedgerEntry.__table__
     spent = [entries.c.workspace_id == usage.workspace_id, entries.c.kind == "usage",
              entries.c.created_at >= usage.start, entries.c.created_at < usage.end]
