@@ -125,15 +125,17 @@ def notify(crossing: Crossing, now: datetime) -> None:
     kind = "alert_low_balance" if crossing.subject == BALANCE else "alert_key_spend"
     owners = db.session.execute(select(User.email, User.locale).join(Membership, Membership.user_id == User.id)
                                 .where(Membership.workspace_id == workspace.id, Membership.role == "owner")).all()
+    slug = workspace.slug
+    db.session.commit()  # no transaction stays open while SMTP talks (on SQLite it would hold the write lock)
     for email, locale in owners:
         try:
             mail.send(email, kind, locale or "en", link=link, **crossing.data)
         except Exception:  # noqa: BLE001 (one owner's failed message must not stop the others or the webhook)
             db.session.rollback()
             log.exception("alert mail to %s failed", email)
-    webhooks.enqueue(workspace.id, crossing.event, dict(crossing.data, console_url=link), now)
+    webhooks.enqueue(crossing.workspace_id, crossing.event, dict(crossing.data, console_url=link), now)
     db.session.commit()
-    log.info("alert %s for workspace %s (%s%%)", crossing.event, workspace.slug, crossing.level)
+    log.info("alert %s for workspace %s (%s%%)", crossing.event, slug, crossing.level)
 
 
 def _console_link(slug: str, key_id: int | None) -> str:

@@ -144,19 +144,20 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
 def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
     """POST once, record the outcome and schedule the next try; True when the receiver answered 2xx."""
     hook = webhook_of(delivery.workspace_id)
-    body = delivery.body.encode()
+    body, url, event, event_id = delivery.body.encode(), delivery.url, delivery.event, delivery.event_id
+    secret = hook.secret if hook is not None else None
+    db.session.commit()  # no transaction stays open while the receiver answers (SQLite's write lock)
     code, error = None, None
     if hook is None:
         error = "webhook removed"
     else:
         try:
-            parts = urlsplit(delivery.url)
+            parts = urlsplit(url)
             refuse_private(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
             response = requests.post(
-                delivery.url, data=body, timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10), allow_redirects=False,
+                url, data=body, timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10), allow_redirects=False,
                 headers={"Content-Type": "application/json", "User-Agent": "EtherGate-Webhook/1",
-                         HEADER: sign(hook.secret, body), "EtherGate-Event": delivery.event,
-                         "EtherGate-Delivery": delivery.event_id})
+                         HEADER: sign(secret, body), "EtherGate-Event": event, "EtherGate-Delivery": event_id})
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
