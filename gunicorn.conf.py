@@ -165,6 +165,7 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
+    from ethergate.alerts.sweeper import start_alert_sweeper
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.observability.logs import configure_logging
     from ethergate.serving import use_in_worker
@@ -175,6 +176,7 @@ def post_worker_init(worker):
         worker.wsgi.config["PUBLIC_BASE_URL"] = public_base_url_for(host, port)
     configure_logging(worker.wsgi)
     start_sweeper(worker.wsgi)
+    start_alert_sweeper(worker.wsgi)
     use_in_worker(worker)
 
 

@@ -76,12 +76,14 @@ def serve(host: str, port: int) -> None:
     import gevent
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
+    from ethergate.alerts.sweeper import start_alert_sweeper
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.database import start_checkpointer
     from ethergate.extensions import db
     from ethergate.observability.logs import configure_logging
     configure_logging(app)
     start_sweeper(app)
+    start_alert_sweeper(app)
     with app.app_context():
         start_checkpointer(db.engine)
     # serve_forever stops the server again on its way out, killing handlers after stop_timeout (1 s by default).

@@ -159,6 +159,10 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
         "ETHERGATE_HOLD_TTL_SECONDS", get("ETHERGATE_HOLD_TTL_SECONDS") or "900", minimum=5)
     cfg["SWEEP_INTERVAL_SECONDS"] = parse_seconds(
         "ETHERGATE_SWEEP_INTERVAL_SECONDS", get("ETHERGATE_SWEEP_INTERVAL_SECONDS") or "30")
+    cfg["WEBHOOK_ALLOW_PRIVATE"] = parse_boolean(
+        "ETHERGATE_WEBHOOK_ALLOW_PRIVATE", get("ETHERGATE_WEBHOOK_ALLOW_PRIVATE") or "false")
+    cfg["WEBHOOK_TIMEOUT"] = parse_seconds(
+        "ETHERGATE_WEBHOOK_TIMEOUT", get("ETHERGATE_WEBHOOK_TIMEOUT") or "10")
     cfg["DEFAULT_RPM"] = parse_int("ETHERGATE_DEFAULT_RPM", get("ETHERGATE_DEFAULT_RPM") or "60", minimum=1)
     cfg["RATE_LIMIT_FAILURE_MODE"] = parse_choice(
         "ETHERGATE_RATE_LIMIT_FAILURE_MODE", get("ETHERGATE_RATE_LIMIT_FAILURE_MODE") or "open", ("open", "closed"))

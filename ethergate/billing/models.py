@@ -12,6 +12,8 @@ from ..types import BigId
 
 ENTRY_KINDS = ("topup", "grant", "redemption", "usage", "refund", "adjustment")
 HOLD_STATES = ("pending", "captured", "voided", "expired")
+# A workspace that sets no low-balance threshold is warned below 1.00 of its currency.
+DEFAULT_LOW_BALANCE_MICRO = 1_000_000
 
 
 class CreditAccount(db.Model):

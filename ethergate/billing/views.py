@@ -21,7 +21,7 @@ from werkzeug.routing import BuildError
 
 from ..console import htmx
 from ..console.access import workspace_view
-from ..console.dashboard import DEFAULT_LOW_BALANCE_MICRO
+from .models import DEFAULT_LOW_BALANCE_MICRO
 from ..console.rendering import oob_flash, render, render_block
 from ..extensions import db
 from ..i18n import format_money

@@ -1,6 +1,6 @@
 """The public model catalog: `/models` (search and filters) and `/models/<id>` (details and signals).
 
-Filters are query-string values (`q`, `provider`, `capability`), so the list works as a plain GET
+Filters and the sort are query-string values (`q`, `provider`, `capability`, `sort`), so the list works as a plain GET
 form without JavaScript; htmx swaps only #model_list. Prices are list prices per million tokens in
 the instance's currency; the benchmark signals come from catalog/signals.py.
 """
@@ -20,11 +20,15 @@ from ..i18n import format_number
 from ..timeutil import utcnow
 from ..usage import charts
 from .readiness import model_readiness, provider_readiness
-from .signals import MIN_GENERATION_MS, SAMPLE_LIMIT, signals_for
+from .signals import MIN_GENERATION_MS, SAMPLE_LIMIT, mean_latency_by_model, signals_for
 from .snapshot import ModelInfo, PriceRow, get_snapshot
 
 bp = Blueprint("catalog", __name__)
 NO_DATA = -1  # an uptime bar for a day without requests: no bar, "—" in the table
+# The list's sorts: "price" (input + output now), "context", "latency"; "-" first for descending.
+SORTS = {"model": lambda row: row.model.id, "price": lambda row: row.price_now,
+         "context": lambda row: row.model.context_window, "latency": lambda row: row.latency_ms}
+DEFAULT_SORT = "model"
 
 CAPABILITIES = {
     "streaming": _l("Streaming"),
@@ -50,6 +54,12 @@ class ModelRow:
     windowed: bool
     window_now: PriceRow | None = None      # the time window in force now, if any
     windows: tuple[PriceRow, ...] = ()
+    latency_ms: int | None = None           # mean latency of successful requests, last 7 days
+
+    @property
+    def price_now(self) -> int | None:
+        """Input plus output price per million tokens as it applies now: what the price sort compares."""
+        return self.headline.input_micro + self.headline.output_micro if self.headline else None
 
 
 def headline_price(model: ModelInfo) -> PriceRow | None:
@@ -91,13 +101,24 @@ def window_now(model: ModelInfo, at) -> PriceRow | None:
     return max(matching, key=lambda r: (r.output_micro, r.input_micro, r.cached_input_micro)) if matching else None
 
 
-def model_row(model: ModelInfo, snapshot, at=None) -> ModelRow:
+def model_row(model: ModelInfo, snapshot, at=None, latency_ms: int | None = None) -> ModelRow:
     ready, reason = model_readiness(model, current_app.config)
     provider = snapshot.providers.get(model.provider)
     windows = windows_of(model)
     active = window_now(model, at or utcnow()) if windows else None
     return ModelRow(model, provider.name if provider else model.provider, ready, reason,
-                    active or headline_price(model), bool(tiers_of(model)), bool(windows), active, tuple(windows))
+                    active or headline_price(model), bool(tiers_of(model)), bool(windows), active, tuple(windows),
+                    latency_ms)
+
+
+def sort_rows(rows: list[ModelRow], sort: str) -> list[ModelRow]:
+    """Sorted by a SORTS name; rows without the value (no price, no traffic) go last either way."""
+    value = SORTS.get(sort.lstrip("-"), SORTS[DEFAULT_SORT])
+    known = [row for row in rows if value(row) is not None]
+    missing = sorted((row for row in rows if value(row) is None), key=lambda row: row.model.id)
+    known.sort(key=lambda row: row.model.id)
+    known.sort(key=value, reverse=sort.startswith("-"))
+    return known + missing
 
 
 def matches(row: ModelRow, query: str, provider: str | None, capability: str | None) -> bool:
@@ -125,14 +146,29 @@ def index():
     query = (request.args.get("q") or "").strip()[:100]
     provider = request.args.get("provider") or None
     capability = request.args.get("capability") or None
+    sort = request.args.get("sort") or DEFAULT_SORT
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
     now = utcnow()
-    rows = [model_row(m, snapshot, now) for m in sorted(snapshot.models.values(), key=lambda m: m.id)]
-    shown = [row for row in rows if matches(row, query, provider, capability)]
+    latency = mean_latency_by_model()
+    rows = [model_row(m, snapshot, now, latency.get(m.id)) for m in snapshot.models.values()]
+    shown = sort_rows([row for row in rows if matches(row, query, provider, capability)], sort)
     capabilities = sorted({c for m in snapshot.models.values() for c in m.capabilities})
-    return render("catalog/index.html", rows=shown, total=len(rows), query=query, provider=provider,
+    filters = {name: value for name, value in (("q", query), ("provider", provider), ("capability", capability))
+               if value}
+    return render("catalog/index.html", rows=shown, total=len(rows), query=query, provider=provider, sort=sort,
+                  sort_args=lambda column: _sort_args(filters, sort, column),
                   capability=capability, providers=sorted(snapshot.providers.values(), key=lambda p: p.name),
                   capabilities=capabilities, capability_label=capability_label,
                   currency=current_app.config["CURRENCY"], compact_tokens=_compact_tokens(), now=now)
+
+
+def _sort_args(filters: dict, sort: str, column: str) -> dict:
+    """The query string sorting by `column`: the natural order first (cheap, fast, big context), then flipped."""
+    natural = f"-{column}" if column == "context" else column
+    flipped = natural[1:] if natural.startswith("-") else f"-{natural}"
+    wanted = flipped if sort == natural else natural
+    return {**filters, **({} if wanted == DEFAULT_SORT else {"sort": wanted})}
 
 
 def _compact_tokens():

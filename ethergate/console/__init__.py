@@ -33,7 +33,7 @@ htmx_extension = Htmx()
 
 
 def init_app(app: Flask) -> None:
-    from . import account, auth, dashboard, members, playground, recovery, site, workspaces  # noqa: F401  (routes)
+    from . import account, alerts, auth, dashboard, members, playground, recovery, site, workspaces  # noqa: F401  (routes)
 
     htmx_extension.init_app(app)
     formats.init_app(app)

@@ -8,10 +8,10 @@ from flask import current_app, g
 from sqlalchemy import func, select
 
 from ..billing.ledger import account_state
+from ..billing.models import DEFAULT_LOW_BALANCE_MICRO
 from ..billing.reports import spend_by_model, usage_totals
 from ..extensions import db
 from ..keys.models import ApiKey
-from ..money import MICRO
 from ..timeutil import utcnow
 from . import bp
 from .access import workspace_view
@@ -19,7 +19,6 @@ from .rendering import render
 from .dashboard_activity import workspace_activity
 from .snippets import LANGUAGES, example_model, snippets
 
-DEFAULT_LOW_BALANCE_MICRO = 1 * MICRO
 
 
 @dataclass(frozen=True)

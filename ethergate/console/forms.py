@@ -131,3 +131,8 @@ class WorkspaceLimitsForm(FlaskForm):
             self.low_balance_micro = parse_amount(typed_amount(field.data), allow_zero=True)
         except AmountError:
             raise ValidationError(_l("Enter an amount such as 5 or 12.50 (0 turns the warning off).")) from None
+
+
+class WebhookForm(FlaskForm):
+    url = StringField(_l("Webhook URL"), validators=[DataRequired(_l("Enter the URL to post alerts to.")),
+                                                     Length(max=2000)])

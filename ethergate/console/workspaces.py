@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 from ..accounts.services import membership, workspace_by_slug
 from . import bp, htmx
 from .access import LAST_WORKSPACE_KEY, workspace_view
+from .alerts import webhook_context
 from ..money import format_plain
-from .dashboard import DEFAULT_LOW_BALANCE_MICRO
+from ..billing.models import DEFAULT_LOW_BALANCE_MICRO
 from .forms import WorkspaceForm, WorkspaceLimitsForm
 from .rendering import render, render_component
 from .services import MemberError, new_workspace, rename_workspace, set_workspace_limits, workspaces_of
@@ -52,7 +53,7 @@ def new_workspace_page():
 @workspace_view()
 def settings():
     return render("console/settings.html", form=WorkspaceForm(obj=g.workspace), limits_form=limits_form(),
-                  **_limits_context())
+                  **_settings_context())
 
 
 def limits_form(formdata=None) -> WorkspaceLimitsForm:
@@ -67,6 +68,10 @@ def limits_form(formdata=None) -> WorkspaceLimitsForm:
 
 def _limits_context() -> dict:
     return {"default_low_balance_micro": DEFAULT_LOW_BALANCE_MICRO, "instance_rpm": current_app.config["DEFAULT_RPM"]}
+
+
+def _settings_context() -> dict:
+    return {**_limits_context(), **(webhook_context() if g.membership.can_manage else {})}
 
 
 @bp.post("/w/<slug>/settings/limits")
@@ -88,7 +93,7 @@ def limits():
             flash(_("Limits saved."), "success")
             return htmx.redirect(url_for("console.settings"))
         return render("console/settings.html", status=status, form=WorkspaceForm(obj=g.workspace), limits_form=form,
-                      **_limits_context())
+                      **_settings_context())
     return render_component("components/workspace_limits.html", status=status, limits_form=form, saved=saved,
                             **_limits_context())
 
@@ -110,5 +115,5 @@ def rename():
         status = 422
     if not htmx.is_fragment_request():
         return htmx.redirect(url_for("console.settings")) if status == 200 else \
-            render("console/settings.html", status=status, form=form, limits_form=limits_form(), **_limits_context())
+            render("console/settings.html", status=status, form=form, limits_form=limits_form(), **_settings_context())
     return render_component("components/workspace_name.html", status=status, form=form, renamed=status == 200)

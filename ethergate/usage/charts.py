@@ -187,6 +187,15 @@ def day_label(day, locale) -> str:
     return format_skeleton("MMMd", day, locale=locale)
 
 
+def hour_label(moment, locale, with_day: bool = False) -> str:
+    """"14:00" on the axis (with the day at midnight, "Nov 24 00:00"), or always with the day."""
+    from babel.dates import format_skeleton
+    hour = moment.strftime("%H:00")
+    if with_day or moment.hour == 0:
+        return f"{format_skeleton('MMMd', moment, locale=locale)} {hour}"
+    return hour
+
+
 def compact_number(value: int, locale) -> str:
     """12.3K / 1.2万: axis labels for token counts."""
     from babel.numbers import format_compact_decimal

@@ -26,11 +26,24 @@ DEFAULT_DAYS = 14
 PER_PAGE = 50
 EXPORT_BATCH = 1000
 REQUEST_ID_VARIANTS = 20
+HOURLY_MAX_DAYS = 2          # ranges up to 48 hours are charted per hour
+STATUSES = ("errors", "ok")
+# The request log's sortable columns; "-name" sorts descending. Ties fall back to newest first.
+SORTS = {"time": logs.c.created_at, "latency": logs.c.latency_ms, "cost": logs.c.cost_micro,
+         "tokens": logs.c.prompt_tokens + logs.c.completion_tokens}
+DEFAULT_SORT = "-time"
 
 
 def day_of(column, dialect: str) -> ColumnElement:
     """The UTC calendar day of a timestamp column, on either engine."""
     return func.date(column) if dialect == "sqlite" else cast(column, Date)
+
+
+def hour_of(column, dialect: str) -> ColumnElement:
+    """The UTC hour of a timestamp column as text "YYYY-MM-DD HH", the same on either engine."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.to_char(column, "YYYY-MM-DD HH24")
 
 
 def as_date(value) -> date:
@@ -54,6 +67,7 @@ class UsageFilter:
     api_key_id: int | None = None
     model_id: str | None = None
     request_id: str | None = None    # a prefix; narrows the request log and its export only
+    status: str | None = None        # "errors" (status >= 400) or "ok"; narrows the request log and its export only
 
     @property
     def start(self) -> datetime:
@@ -76,6 +90,8 @@ class UsageFilter:
             where.append(logs.c.model_id == self.model_id)
         if with_search and self.request_id:
             where.append(logs.c.request_id.like(escape_like(self.request_id) + "%", escape="\\"))
+        if with_search and self.status in STATUSES:
+            where.append(logs.c.status_code >= 400 if self.status == "errors" else logs.c.status_code < 400)
         return where
 
     def report_args(self) -> dict:
@@ -140,6 +156,57 @@ def daily(usage: UsageFilter) -> list[Day]:
     return list(days.values())
 
 
+LOG_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
+            "cost_micro")
+
+
+def _log_sums() -> list:
+    """The request log's sums per bucket, named as Totals' fields."""
+    return ([func.count().label("requests"),
+             func.coalesce(func.sum(case((logs.c.status_code >= 400, 1), else_=0)), 0).label("errors")]
+            + [func.coalesce(func.sum(logs.c[name]), 0).label(name) for name in LOG_SUMS[2:]])
+
+
+@dataclass
+class Hour:
+    start: datetime
+    totals: Totals = field(default_factory=Totals)
+
+
+def hourly(usage: UsageFilter) -> list[Hour]:
+    """One entry per UTC hour of the range (at most HOURLY_MAX_DAYS days), empty hours included."""
+    hours = {usage.start + timedelta(hours=n): None for n in range(len(usage.days) * 24)}
+    found = {start: Hour(start) for start in hours}
+    where = usage.conditions()
+
+    def requests(dialect):
+        hour = hour_of(logs.c.created_at, dialect).label("hour")
+        return select(hour, *_log_sums()).where(*where).group_by(hour)
+
+    for row in _rows(requests):
+        start = datetime.strptime(row.hour, "%Y-%m-%d %H")
+        if start in found:
+            found[start].totals = Totals(**{name: int(getattr(row, name)) for name in LOG_SUMS})
+    entries = LedgerEntry.__table__
+    spent = [entries.c.workspace_id == usage.workspace_id, entries.c.kind == "usage",
+             entries.c.created_at >= usage.start, entries.c.created_at < usage.end]
+    if usage.api_key_id is not None:
+        spent.append(entries.c.api_key_id == usage.api_key_id)
+    if usage.model_id is not None:
+        spent.append(entries.c.model_id == usage.model_id)
+
+    def spend(dialect):
+        hour = hour_of(entries.c.created_at, dialect).label("hour")
+        return (select(hour, func.coalesce(-func.sum(entries.c.amount_micro), 0).label("spend"))
+                .where(*spent).group_by(hour))
+
+    for row in _rows(spend):
+        start = datetime.strptime(row.hour, "%Y-%m-%d %H")
+        if start in found:
+            found[start].totals.spend_micro = int(row.spend)
+    return list(found.values())
+
+
 @dataclass(frozen=True)
 class ModelShare:
     model_id: str | None
@@ -147,11 +214,12 @@ class ModelShare:
     errors: int
     tokens: int
     cost_micro: int
-    share: float              # of the range's requests
+    share: float              # of the range's spend (of its requests when nothing was spent)
+    spend_micro: int = 0      # debited by the ledger
 
 
 def model_mix(usage: UsageFilter) -> list[ModelShare]:
-    """Requests, errors, tokens and logged cost per model, busiest first."""
+    """Requests, errors, tokens, logged cost and ledger spend per model, biggest spend first."""
     where = usage.conditions()
 
     def build(_dialect):
@@ -163,9 +231,14 @@ def model_mix(usage: UsageFilter) -> list[ModelShare]:
                 .where(*where).group_by(logs.c.model_id).order_by(requests.desc(), logs.c.model_id))
 
     rows = _rows(build)
-    total = sum(int(r.requests) for r in rows) or 1
-    return [ModelShare(r.model_id, int(r.requests), int(r.errors), int(r.tokens), int(r.cost),
-                       int(r.requests) / total) for r in rows]
+    spend = {row["model_id"]: row["spend_micro"]
+             for row in billing_reports.spend_by_model(usage.workspace_id, **usage.report_args())}
+    total_spend = sum(spend.values())
+    total = (total_spend or sum(int(r.requests) for r in rows)) or 1
+    mix = [ModelShare(r.model_id, int(r.requests), int(r.errors), int(r.tokens), int(r.cost),
+                      (spend.get(r.model_id, 0) if total_spend else int(r.requests)) / total, spend.get(r.model_id, 0))
+           for r in rows]
+    return sorted(mix, key=lambda row: (-row.spend_micro, -row.requests, row.model_id or ""))
 
 
 @dataclass(frozen=True)
@@ -228,12 +301,20 @@ def _with_keys(found: list[RequestLog]) -> list[LogRow]:
             for row in found]
 
 
-def request_log(usage: UsageFilter, page: int = 1, per_page: int = PER_PAGE) -> LogPage:
-    """One page of the request log, newest first; `request_id` narrows it to IDs starting with it."""
+def log_order(sort: str) -> list:
+    """ORDER BY for a SORTS name ("-" first for descending); missing values (no latency) sort last."""
+    column = SORTS.get(sort.lstrip("-"), SORTS["time"])
+    ordered = column.desc() if sort.startswith("-") else column.asc()
+    return [ordered.nulls_last(), logs.c.created_at.desc(), logs.c.id.desc()]
+
+
+def request_log(usage: UsageFilter, page: int = 1, per_page: int = PER_PAGE, sort: str = DEFAULT_SORT) -> LogPage:
+    """One page of the request log, newest first unless `sort` says otherwise; `request_id` narrows it to
+    IDs starting with it."""
     page = max(page, 1)
     found = list(db.session.scalars(
         select(RequestLog).where(*usage.conditions(with_search=True))
-        .order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
+        .order_by(*log_order(sort))
         .offset((page - 1) * per_page).limit(per_page + 1)))
     rows = _with_keys(found[:per_page])
     db.session.commit()

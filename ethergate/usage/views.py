@@ -1,6 +1,6 @@
 """The Usage pages: totals, charts, model mix, errors, the request log, one request, and the CSV export.
 
-URL `/console/w/<slug>/usage/...`, for every member. Filters live in the query string (`from`, `to`,
+URL `/console/w/<slug>/usage/...`, for every member. Filters live in the query string (`from`, `to`, `status`, `sort`,
 `key`, `model`, `q`, `page`) so a filtered view can be bookmarked and shared; htmx swaps
 #usage_results on a filter change, #request_log on search or paging, and polls #usage_totals.
 Every query is scoped by g.workspace.id; a request ID of another workspace is a 404.
@@ -30,7 +30,7 @@ from . import charts, reports
 from .reports import UsageFilter
 
 bp = Blueprint("usage", __name__, url_prefix="/console/w/<slug>/usage")
-PRESETS = ((7, _l("7 days")), (30, _l("30 days")), (90, _l("90 days")))
+PRESETS = ((2, _l("48 hours")), (7, _l("7 days")), (30, _l("30 days")), (90, _l("90 days")))
 CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model", "upstream_request_id",
                "key_name", "key_prefix", "stream", "status_code", "error_code", "error_message", "prompt_tokens",
                "cached_tokens", "completion_tokens", "reasoning_tokens", "cost", "currency", "estimated",
@@ -50,11 +50,28 @@ class Filters:
     usage: UsageFilter
     page: int
     notes: list[str]
+    sort: str = reports.DEFAULT_SORT
+
+    @property
+    def hourly(self) -> bool:
+        return len(self.usage.days) <= reports.HOURLY_MAX_DAYS
+
+    def sort_args(self, column: str) -> dict:
+        """The query string that sorts the log by `column`: descending first, then flipping."""
+        wanted = column if self.sort == f"-{column}" else f"-{column}"
+        return self.args(sort=None if wanted == reports.DEFAULT_SORT else wanted, page=None)
+
+    def sorted_by(self, column: str) -> str | None:
+        """aria-sort for a column header."""
+        if self.sort.lstrip("-") != column:
+            return None
+        return "descending" if self.sort.startswith("-") else "ascending"
 
     def args(self, **changes) -> dict:
         """Query-string values for url_for, with `changes` applied (None drops a value)."""
         values = {"from": self.usage.first_day.isoformat(), "to": self.usage.last_day.isoformat(),
-                  "key": self.usage.api_key_id, "model": self.usage.model_id, "q": self.usage.request_id}
+                  "key": self.usage.api_key_id, "model": self.usage.model_id, "q": self.usage.request_id,
+                  "status": self.usage.status, "sort": None if self.sort == reports.DEFAULT_SORT else self.sort}
         values.update(changes)
         return {name: value for name, value in values.items() if value not in (None, "")}
 
@@ -87,7 +104,48 @@ def parse_filters(args, workspace_id: int, today: date) -> Filters:
     model = (args.get("model") or "").strip()[:128] or None
     search = (args.get("q") or "").strip()[:128] or None
     page = max(args.get("page", default=1, type=int) or 1, 1)
-    return Filters(UsageFilter(workspace_id, first, last, key_id, model, search), page, notes)
+    status = args.get("status") if args.get("status") in reports.STATUSES else None
+    sort = args.get("sort") or reports.DEFAULT_SORT
+    if sort.lstrip("-") not in reports.SORTS:
+        sort = reports.DEFAULT_SORT
+    return Filters(UsageFilter(workspace_id, first, last, key_id, model, search, status), page, notes, sort)
+
+
+def _hourly_charts(hours: list[reports.Hour], locale) -> list[charts.Chart]:
+    labels = [charts.hour_label(h.start, locale) for h in hours]
+    points = [h.start.strftime("%Y-%m-%dT%H:00") for h in hours]
+    span = {"start": charts.hour_label(hours[0].start, locale, with_day=True),
+            "end": charts.hour_label(hours[-1].start, locale, with_day=True)}
+    requests = sum(h.totals.requests for h in hours)
+    errors = sum(h.totals.errors for h in hours)
+    spend = [h.totals.spend_micro for h in hours]
+    prompt = [h.totals.prompt_tokens for h in hours]
+    completion = [h.totals.completion_tokens for h in hours]
+    return [
+        charts.bar_chart(
+            "chart_requests", _("Requests per hour"),
+            _("Requests per UTC hour from %(start)s to %(end)s: %(requests)s in total, %(errors)s failed.",
+              requests=format_number(requests), errors=format_number(errors), **span),
+            labels, points,
+            [charts.Series("succeeded", _("Succeeded"), [h.totals.requests - h.totals.errors for h in hours],
+                           charts.PALETTE[0]),
+             charts.Series("failed", _("Failed"), [h.totals.errors for h in hours], charts.PALETTE[1])],
+            format_number, width=WIDE_CHART),
+        charts.line_chart(
+            "chart_tokens", _("Tokens per hour"),
+            _("Tokens per UTC hour from %(start)s to %(end)s: %(prompt)s prompt and %(completion)s completion "
+              "tokens in total.", prompt=format_number(sum(prompt)), completion=format_number(sum(completion)),
+              **span),
+            labels, points,
+            [charts.Series("prompt", _("Prompt tokens"), prompt, charts.PALETTE[0]),
+             charts.Series("completion", _("Completion tokens"), completion, charts.PALETTE[2])],
+            lambda value: charts.compact_number(value, locale)),
+        charts.bar_chart(
+            "chart_spend", _("Spend per hour"),
+            _("Credits debited per UTC hour from %(start)s to %(end)s: %(total)s in total.",
+              total=format_money(sum(spend)), **span),
+            labels, points, [charts.Series("spend", _("Spend"), spend, charts.PALETTE[3])], format_money),
+    ]
 
 
 def _charts(days: list[reports.Day], locale) -> list[charts.Chart]:
@@ -152,10 +210,12 @@ def index():
     if target == "usage_totals":
         return render("usage/index.html", **context, totals=reports.totals(usage))
     if target == "request_log":
-        return render("usage/index.html", **context, log=reports.request_log(usage, filters.page))
-    return render("usage/index.html", **context, totals=reports.totals(usage),
-                  charts=_charts(reports.daily(usage), get_locale()), mix=reports.model_mix(usage),
-                  errors=reports.errors_by_code(usage), log=reports.request_log(usage, filters.page))
+        return render("usage/index.html", **context, log=reports.request_log(usage, filters.page, sort=filters.sort))
+    chart_set = _hourly_charts(reports.hourly(usage), get_locale()) if filters.hourly else \
+        _charts(reports.daily(usage), get_locale())
+    return render("usage/index.html", **context, totals=reports.totals(usage), charts=chart_set,
+                  mix=reports.model_mix(usage), errors=reports.errors_by_code(usage),
+                  log=reports.request_log(usage, filters.page, sort=filters.sort))
 
 
 @bp.get("/export.csv")

@@ -1,0 +1,1 @@
+from tests.console.conftest import auth, client, join, owner  # noqa: F401  (fixtures)
