@@ -21,7 +21,6 @@ from werkzeug.routing import BuildError
 
 from ..console import htmx
 from ..console.access import workspace_view
-from .models import DEFAULT_LOW_BALANCE_MICRO
 from ..console.rendering import oob_flash, render, render_block
 from ..extensions import db
 from ..i18n import format_money
@@ -31,7 +30,7 @@ from . import topups
 from .export import ledger_csv as ledger_csv_rows
 from .forms import CheckoutForm, RedeemForm
 from .ledger import account_state
-from .models import LedgerEntry, Payment
+from .models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
 
 bp = Blueprint("billing", __name__, url_prefix="/console/w/<slug>/credits")
 
