@@ -50,7 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import cli, errors, health, integrations
     from .billing import webhooks
     from .gateway import bp as gateway_bp
-    from .gateway import chat, context, models_api  # noqa: F401  (routes and hooks on the /v1 blueprint)
+    # Routes and hooks on the /v1 blueprint.
+    from .gateway import chat, lifecycle, messages, models_api, responses_api  # noqa: F401
     from .gateway import status
 
     app.register_blueprint(health.bp)

@@ -10,7 +10,7 @@ from ..catalog.readiness import model_readiness, provider_readiness
 from ..catalog.snapshot import get_snapshot
 from ..extensions import db
 from ..limits.limiter import get_limiter
-from .context import runtime
+from .runtime import runtime
 
 bp = Blueprint("status", __name__)
 STARTED = time.time()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from ethergate.gateway.context import runtime
+from ethergate.gateway.runtime import runtime
 
 
 def text_of(html: str) -> str:
