@@ -1,11 +1,13 @@
-"""Agent tool integrations: the one-line installer for QClaw, OpenClaw and Hermes, and the EtherGate skill."""
+"""Agent tool integrations: the one-line installer for QClaw, OpenClaw, Hermes, Claude Code and Codex, and the
+EtherGate skill."""
 from __future__ import annotations
 
 from flask import Blueprint
 
 bp = Blueprint("integrations", __name__, url_prefix="/console/skills")
 
-TARGETS = (("qclaw", "QClaw"), ("openclaw", "OpenClaw"), ("hermes", "Hermes"))
+TARGETS = (("qclaw", "QClaw"), ("openclaw", "OpenClaw"), ("hermes", "Hermes"), ("claude-code", "Claude Code"),
+           ("codex", "Codex"))
 KEY_PLACEHOLDER = "<your-ethergate-key>"
 INSTALL_PATH = "/console/skills/ethergate-provider/install"
 
