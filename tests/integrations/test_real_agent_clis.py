@@ -1,0 +1,69 @@
+"""Claude Code (over /v1/messages) and Codex (over /v1/responses), configured by the served install.sh, answer a
+prompt through EtherGate on one model of each provider: billed, and in the request log with their surface."""
+import os
+import platform
+import subprocess
+
+import pytest
+from sqlalchemy import select
+
+from tests.integrations.conftest import agent_tool
+
+pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
+
+MODELS = {"deepseek": "deepseek/deepseek-v4-flash", "qwen": "qwen/qwen-plus", "moonshot": "moonshot/kimi-k2.6"}
+
+
+def tool_env(installer) -> dict:
+    """The user's environment without any provider key or tool home, so only the installed config counts."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith(("_API_KEY", "_AUTH_TOKEN")) and not k.startswith(("ANTHROPIC", "CLAUDE", "CODEX"))}
+    env.update(HOME=str(installer.user_home), DISABLE_AUTOUPDATER="1", NO_COLOR="1")
+    return env
+
+
+def billed_rows(tenant, surface: str, model: str) -> list:
+    from ethergate.extensions import db
+    from ethergate.usage.models import RequestLog
+    db.session.expire_all()
+    rows = db.session.scalars(select(RequestLog).where(RequestLog.api_key_id == tenant.key.id,
+                                                       RequestLog.model_id == model)).all()
+    db.session.rollback()
+    return [r for r in rows if r.surface == surface and r.status_code == 200 and r.cost_micro > 0]
+
+
+@pytest.fixture(scope="session")
+def claude_cli():
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        pytest.skip("the tests run Claude Code's linux x64 binary (its npm bin is a stub until a postinstall runs)")
+    return [str(agent_tool("claude-code") / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude")]
+
+
+@pytest.fixture(scope="session")
+def codex_cli():
+    return [str(agent_tool("codex") / "node_modules" / ".bin" / "codex")]
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_claude_code_answers_through_the_messages_surface(installer, tenant, claude_cli, fake_upstream, tmp_path,
+                                                          provider):
+    model = MODELS[provider]
+    result = installer.run("--target", "claude-code", "--api-key", tenant.plaintext, "--model", model)
+    assert result.returncode == 0, result.stderr
+    answer = subprocess.run([*claude_cli, "-p", "Say hello"], env=tool_env(installer), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert answer.returncode == 0, (answer.stdout[-2000:], answer.stderr[-2000:])
+    assert f"Hello from fake {provider}" in answer.stdout, answer.stdout
+    assert billed_rows(tenant, "messages", model)
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_codex_answers_through_the_responses_surface(installer, tenant, codex_cli, fake_upstream, tmp_path, provider):
+    model = MODELS[provider]
+    result = installer.run("--target", "codex", "--api-key", tenant.plaintext, "--model", model)
+    assert result.returncode == 0, result.stderr
+    answer = subprocess.run([*codex_cli, "exec", "--skip-git-repo-check", "Say hello"], env=tool_env(installer),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert answer.returncode == 0, (answer.stdout[-2000:], answer.stderr[-2000:])
+    assert f"Hello from fake {provider}" in answer.stdout, (answer.stdout, answer.stderr[-2000:])
+    assert billed_rows(tenant, "responses", model)
