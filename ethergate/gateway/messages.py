@@ -23,10 +23,8 @@ class AnthropicMessage:
 
     def render(self, completion: dict, usage: dict) -> dict:
         t = self.translated
-        message = anthropic.message_from_completion(completion, model=t.model, omit_thinking=t.omit_thinking,
-                                                    usage=usage, tool_names=t.tool_names)
-        message["usage"].update(cost=usage["cost"], cost_details=usage["cost_details"])
-        return message
+        return anthropic.message_from_completion(completion, model=t.model, omit_thinking=t.omit_thinking,
+                                                 usage=usage, tool_names=t.tool_names)
 
     def events(self, charge, model, prompt_tokens: int) -> "MessageStream":
         t = self.translated

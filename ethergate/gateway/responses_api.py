@@ -17,9 +17,7 @@ class ResponseRequest:
         self.chat, self.dropped = translated.chat, translated.dropped
 
     def render(self, completion: dict, usage: dict) -> dict:
-        response = responses.response_from_completion(completion, self.translated, usage=usage)
-        response["usage"].update(cost=usage["cost"], cost_details=usage["cost_details"])
-        return response
+        return responses.response_from_completion(completion, self.translated, usage=usage)
 
     def events(self, charge, model, prompt_tokens: int) -> "ResponseStream":
         return ResponseStream(responses.ResponseEvents(self.translated, request_id=charge.request_id))

@@ -157,6 +157,7 @@ def test_responses_plain_and_streamed_with_the_openai_sdk(client, fake_upstream)
         assert [(c.name, json.loads(c.arguments)) for c in calls] == [("get_weather", {"city": "Hangzhou"})]
         row = log_row(stream.headers["X-Request-Id"])
         assert (row.surface, row.stream, row.status_code) == ("responses", True, 200)
+        assert events[-1].response.usage.model_extra["cost_details"]["currency"]
 
 
 def test_responses_errors_are_openais(live_server, tenant, live_factories):
