@@ -67,3 +67,40 @@ def test_codex_answers_through_the_responses_surface(installer, tenant, codex_cl
     assert answer.returncode == 0, (answer.stdout[-2000:], answer.stderr[-2000:])
     assert f"Hello from fake {provider}" in answer.stdout, (answer.stdout, answer.stderr[-2000:])
     assert billed_rows(tenant, "responses", model)
+
+
+def upstream_models(model_id: str) -> list[str]:
+    """Every upstream name the model routes to, so a one-time fake behaviour catches the agent's main call."""
+    import tomllib
+    from pathlib import Path
+    catalog = tomllib.loads((Path(__file__).resolve().parents[2] / "ethergate/catalog/catalog.toml").read_text())
+    model = next(m for m in catalog["models"] if m["id"] == model_id)
+    return [route["upstream_model"] for route in model["routes"]]
+
+
+def tool_results(fake_upstream) -> list[str]:
+    return [str(m.get("content")) for r in fake_upstream.requests() if isinstance(r.get("body"), dict)
+            for m in r["body"].get("messages") or [] if isinstance(m, dict) and m.get("role") == "tool"]
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_claude_code_runs_a_tool_loop_through_the_gateway(installer, tenant, claude_cli, fake_upstream, tmp_path,
+                                                          provider):
+    model = MODELS[provider]
+    result = installer.run("--target", "claude-code", "--api-key", tenant.plaintext, "--model", model)
+    assert result.returncode == 0, result.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("marker-4417\n")
+    fake_upstream.clear()
+    for upstream in upstream_models(model):
+        fake_upstream.add_behavior(provider, {"tool_calls": [{"name": "Read", "arguments": {"file_path": str(notes)}}]},
+                                   model=upstream, times=1)
+    try:
+        answer = subprocess.run([*claude_cli, "-p", "What does notes.txt say?"], env=tool_env(installer),
+                                cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        fake_upstream.clear_behaviors()
+    assert answer.returncode == 0, (answer.stdout[-2000:], answer.stderr[-2000:])
+    assert any("marker-4417" in text for text in tool_results(fake_upstream)), tool_results(fake_upstream)
+    assert f"Hello from fake {provider}" in answer.stdout, answer.stdout
+    assert len(billed_rows(tenant, "messages", model)) >= 2  # the tool call, then the answer
