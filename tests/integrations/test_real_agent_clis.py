@@ -104,3 +104,26 @@ def test_claude_code_runs_a_tool_loop_through_the_gateway(installer, tenant, cla
     assert any("marker-4417" in text for text in tool_results(fake_upstream)), tool_results(fake_upstream)
     assert f"Hello from fake {provider}" in answer.stdout, answer.stdout
     assert len(billed_rows(tenant, "messages", model)) >= 2  # the tool call, then the answer
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+def test_codex_runs_a_tool_loop_through_the_gateway(installer, tenant, codex_cli, fake_upstream, tmp_path, provider):
+    model = MODELS[provider]
+    result = installer.run("--target", "codex", "--api-key", tenant.plaintext, "--model", model)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "notes.txt").write_text("marker-4417\n")
+    fake_upstream.clear()
+    for upstream in upstream_models(model):
+        fake_upstream.add_behavior(provider, {"tool_calls": [{"name": "exec_command",
+                                                              "arguments": {"cmd": "cat notes.txt"}}]},
+                                   model=upstream, times=1)
+    try:
+        answer = subprocess.run([*codex_cli, "exec", "--skip-git-repo-check", "What does notes.txt say?"],
+                                env=tool_env(installer), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        fake_upstream.clear_behaviors()
+    assert answer.returncode == 0, (answer.stdout[-2000:], answer.stderr[-2000:])
+    assert any("marker-4417" in text for text in tool_results(fake_upstream)), tool_results(fake_upstream)
+    assert f"Hello from fake {provider}" in answer.stdout, (answer.stdout, answer.stderr[-2000:])
+    assert len(billed_rows(tenant, "responses", model)) >= 2  # the tool call, then the answer
