@@ -1,4 +1,4 @@
-"""App-wide error pages: the OpenAI envelope under /v1, a readable page everywhere else."""
+"""App-wide error pages: the envelope of the API surface under /v1, a readable page everywhere else."""
 from __future__ import annotations
 
 from flask import Flask, render_template, request
