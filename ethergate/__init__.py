@@ -20,6 +20,8 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    # A doubled slash is a 404 where it matches nothing, never a redirect: /v1 answers only in JSON.
+    app.url_map.merge_slashes = False
     app.config.update(load_settings(os.environ, app.instance_path))
     if config:
         app.config.update(config)
@@ -50,7 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import cli, errors, health, integrations
     from .billing import webhooks
     from .gateway import bp as gateway_bp
-    from .gateway import chat, context, models_api, receipts  # noqa: F401  (routes and hooks on the /v1 blueprint)
+    # Routes and hooks on the /v1 blueprint.
+    from .gateway import chat, lifecycle, messages, models_api, receipts, responses_api  # noqa: F401
     from .gateway import status
 
     app.register_blueprint(health.bp)

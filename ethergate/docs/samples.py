@@ -169,6 +169,49 @@ def headers_request(base_url: str, model: str) -> str:
     return HEADERS_CURL.format(base_url=base_url, model=model)
 
 
+MESSAGES_PYTHON = '''import os
+import anthropic
+
+client = anthropic.Anthropic(
+    api_key=os.environ["ETHERGATE_API_KEY"],
+    base_url="{root}",
+)
+message = client.messages.create(
+    model="{model}",
+    max_tokens=1024,
+    messages=[{{"role": "user", "content": "Draft a product changelog"}}],
+)
+print(message.content[0].text)
+print(message.usage)
+'''
+
+RESPONSES_PYTHON = '''import os
+from openai import OpenAI
+
+client = OpenAI(
+    api_key=os.environ["ETHERGATE_API_KEY"],
+    base_url="{base_url}",
+)
+response = client.responses.create(
+    model="{model}",
+    instructions="Be brief.",
+    input="Draft a product changelog",
+    max_output_tokens=1024,
+)
+print(response.output_text)
+print(response.usage)
+'''
+
+
+def messages_request(public_url: str, model: str) -> str:
+    """The Messages surface takes the server root: the anthropic SDK appends /v1/messages itself."""
+    return MESSAGES_PYTHON.format(root=public_url, model=model)
+
+
+def responses_request(base_url: str, model: str) -> str:
+    return RESPONSES_PYTHON.format(base_url=base_url, model=model)
+
+
 def models_request(base_url: str) -> str:
     return f'curl {base_url}/models \\\n  -H "Authorization: Bearer $ETHERGATE_API_KEY"\n'
 

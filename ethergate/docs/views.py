@@ -57,6 +57,7 @@ def docs_context() -> dict:
         stream_snippets=samples.streaming(base_url, stream_model),
         tool_snippets=samples.tool_calling(base_url, tool_model),
         headers_request=samples.headers_request(base_url, model), models_request=samples.models_request(base_url),
+        messages_request=samples.messages_request(public, model), responses_request=samples.responses_request(base_url, model),
         errors=samples.error_examples(model), provider_env=samples.PROVIDER_ENV,
         integrations=integration_commands(public), currency=config["CURRENCY"], default_rpm=config["DEFAULT_RPM"],
         max_body_bytes=config["MAX_BODY_BYTES"], hold_ttl=config["HOLD_TTL_SECONDS"],

@@ -1,199 +1,54 @@
-"""POST /v1/chat/completions: validate, admit, hold credits, route, answer, bill."""
+"""POST /v1/chat/completions: the OpenAI shape, passed through the shared pipeline as it is."""
 from __future__ import annotations
 
-import json
-import math
+from flask import g
 
-from flask import Response, current_app, g, request, stream_with_context
-
-from ..billing import ledger
-from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for
-from ..catalog.readiness import model_readiness
-from ..catalog.snapshot import get_snapshot
-from ..limits.limiter import LimiterUnavailable, get_limiter
-from ..money import format_money
-from ..timeutil import utcnow
 from . import bp
-from .context import parse_json_body, retry_headers, runtime
-from .errors import GatewayError, model_not_found
-from .metering import Billing
-from .headers import dropped_params_header
-from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
-from .relay import Relay
-from .routing_errors import error_for_failures
-from .upstream import AllRoutesFailed
-from .validation import apply_model_policy, validate_chat_request
+from .errors import GatewayError
+from .json_body import parse_json_body
+from .pipeline import named_model, serve
+from .providers.sse import DONE, encode_comment, encode_event
+
+
+class ChatCompletion:
+    """A chat-completions request: already in the pipeline's shape, answered in it too."""
+    dropped: list[str] = []
+
+    def __init__(self, body: object):
+        self.chat = body
+
+    def render(self, completion: dict, usage: dict) -> dict:
+        completion["usage"] = usage
+        return completion
+
+    def events(self, charge, model, prompt_tokens: int) -> "ChatEvents":
+        return ChatEvents(charge.request_id)
+
+
+class ChatEvents:
+    """The relay's chunks as chat.completion.chunk events, ended by [DONE] or an error event."""
+
+    def __init__(self, request_id: str):
+        self.request_id = request_id
+
+    def start(self) -> bytes:
+        return b""
+
+    def feed(self, chunk: dict) -> bytes:
+        return encode_event(chunk)
+
+    def keepalive(self, comment: str) -> bytes:
+        return encode_comment(comment)
+
+    def finish(self) -> bytes:
+        return DONE
+
+    def fail(self, error: GatewayError) -> bytes:
+        return encode_event(error.body(self.request_id))
 
 
 @bp.post("/chat/completions")
 def chat_completions():
     body = parse_json_body()
-    snapshot = get_snapshot()
-    named = snapshot.resolve(body["model"].strip()) if isinstance(body, dict) and isinstance(body.get("model"), str) \
-        else None
-    if named is not None:
-        # Refused before routing (bad field, 402, 403, 429 on tokens), a request still logs the catalog model it
-        # named; an unknown name is not logged as a model, so clients cannot mint metric labels.
-        g.log["model_id"] = named.id
-    chat = validate_chat_request(body)
-    key = g.api_key
-    model = snapshot.resolve(chat.model)
-    if model is None:
-        raise model_not_found(chat.model)
-    g.log.update(model_id=model.id, stream=chat.stream)
-    if not key.allows_model(model.id, model.aliases + (chat.model,)):
-        raise GatewayError(403, "model_not_allowed",
-                           f"This API key is not allowed to use {model.id}. "
-                           "A workspace owner can change the key's allowed models in the console.",
-                           "permission_error", "model")
-    apply_model_policy(chat, model)
-    ready, reason = model_readiness(model, current_app.config)
-    if not ready:
-        raise GatewayError(503, "model_not_ready", f"{model.id} is not ready: {reason}.", "api_error", "model")
-    if key.tpm_limit:
-        admit_tokens(key)
-
-    prompt_bound = estimate_prompt_tokens(chat.messages, chat.tools)
-    output_cap, send_cap = output_cap_for(model, chat.max_tokens)
-    choices = int(chat.params.get("n") or 1)
-    received_at = utcnow()
-    hold_amount, _bound_prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
-    hold_id = reserve_credits(model, prompt_bound, choices, hold_amount, received_at)
-    g.log["hold_id"] = hold_id
-
-    params = dict(chat.params)
-    if send_cap:
-        params.pop("max_completion_tokens", None)
-        params["max_tokens"] = output_cap
-    clamped = _clamp_header(chat, output_cap)
-    dropped: list[str] = []
-
-    def build_body(route):
-        body, dropped_now = build_upstream_body(route.provider, model, route.upstream_model, params, chat.stream)
-        dropped[:] = dropped_now
-        return body
-
-    upstream, _health = runtime()
-    billing = g.billing = Billing(hold_id, hold_amount, model, received_at, prompt_bound)
-    try:
-        answer = (upstream.open_stream if chat.stream else upstream.complete)(model, snapshot, build_body)
-    except AllRoutesFailed as failed:
-        error = error_for_failures(failed, model.id)
-        g.provider = error.provider or g.provider
-        billing.void(status_code=error.status, error_code=error.code, error_message=error.message,
-                     provider=error.provider, attempts=[a.to_dict() for a in failed.attempts])
-        raise error from None
-    except Exception as exc:
-        # Nothing reached the client, so nothing is billed; the hold must not wait for the sweep.
-        billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__)
-        raise
-
-    g.provider = answer.route.provider
-    shown = dropped_params_header(dropped)
-    headers = {"X-Dropped-Params": shown} if shown else {}
-    headers.update(clamped)
-    if chat.stream:
-        try:
-            relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ)
-            response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
-            response.headers["X-Accel-Buffering"] = "no"
-            # A response closed before its body was ever read (the client left, or its headers failed to go
-            # out) never runs the relay: this resolves the hold then.
-            response.call_on_close(relay.abandon)
-        except Exception as exc:
-            answer.close()
-            billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__,
-                         provider=answer.route.provider, attempts=[a.to_dict() for a in answer.attempts])
-            raise
-        return response
-
-    body, usage = normalize_completion(answer.route.provider, answer.body, model.id, g.request_id)
-    estimated = usage is None
-    if usage is None:
-        usage = billing.estimate(completion_chars=_answer_chars(body))
-    receipt = billing.price(usage, estimated)
-    body["usage"] = {**usage.to_openai(), **receipt.usage_fields(billing.currency)}
-    # The whole answer is built before it is billed: an answer that cannot be sent costs nothing.
-    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json", headers=headers)
-    response.headers["X-EtherGate-Cost"] = receipt.cost_text
-    billing.capture(receipt, status_code=200, provider=answer.route.provider,
-                    upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id,
-                    attempts=[a.to_dict() for a in answer.attempts])
-    return response
-
-
-@bp.teardown_request
-def resolve_unbilled_hold(exc):
-    """A request that ended before its hold was resolved (an error after the upstream answered) costs nothing.
-
-    A stream's hold belongs to its relay, which outlives this hook (Flask runs it before the body is sent).
-    """
-    billing = g.pop("billing", None)
-    if billing is not None and not billing.resolved and not billing.streaming:
-        billing.void(with_row=not g.get("logged"), status_code=500, error_code="internal_error",
-                     error_message=type(exc).__name__ if exc else "the answer could not be sent")
-
-
-def admit_tokens(key) -> None:
-    try:
-        result = get_limiter(current_app).check_tokens(str(key.id), key.tpm_limit, 1)
-    except LimiterUnavailable:
-        return  # the request limit above already decided how to behave without the limiter
-    if not result.allowed:
-        raise GatewayError(429, "tokens_rate_limit_exceeded",
-                           f"This API key used its {key.tpm_limit} tokens per minute. "
-                           f"Retry after {max(math.ceil(result.retry_after), 1)} s.",
-                           "rate_limit_error", headers=retry_headers(result.retry_after))
-
-
-def reserve_credits(model, prompt_bound: int, choices: int, hold_amount: int, at) -> int:
-    key = g.api_key
-    currency = current_app.config["CURRENCY"]
-    try:
-        return ledger.reserve(key.workspace_id, hold_amount, request_id=g.request_id, api_key_id=key.id,
-                              key_cap=key.monthly_spend_cap_micro,
-                              ttl_seconds=current_app.config["HOLD_TTL_SECONDS"])
-    except ledger.InsufficientCredits as short:
-        message = (f"Insufficient credits: the workspace balance is {format_money(short.balance, currency)} "
-                   f"({format_money(max(short.available, 0), currency)} available after in-flight requests) "
-                   f"and this request may cost up to {format_money(hold_amount, currency)}.")
-        fits = affordable_max_tokens(model, prompt_bound, short.available, at)
-        if fits is not None and choices == 1:
-            message += f" Set max_tokens to {fits} or less to fit, or add credits."
-        else:
-            message += " Add credits in the console to continue."
-        raise GatewayError(402, "insufficient_credits", message, "insufficient_quota") from None
-    except ledger.SpendCapExceeded as capped:
-        cap, spent, held = (format_money(v, currency) for v in (capped.cap, capped.spent, capped.held))
-        left = capped.cap - capped.spent - capped.held
-        if left <= 0:
-            message = (f"This API key reached its monthly spend cap of {cap} ({spent} spent, {held} in flight). "
-                       "Raise the cap in the console or wait for next month.")
-        else:
-            message = (f"This request may cost up to {format_money(hold_amount, currency)}, more than the "
-                       f"{format_money(left, currency)} left under this API key's monthly spend cap of {cap} "
-                       f"({spent} spent, {held} in flight).")
-            fits = affordable_max_tokens(model, prompt_bound, left, at)
-            if fits is not None and choices == 1:
-                message += f" Set max_tokens to {fits} or less to fit, or raise the cap in the console."
-            else:
-                message += " Send a shorter request or raise the cap in the console."
-        raise GatewayError(402, "key_spend_cap_exceeded", message, "insufficient_quota") from None
-
-
-def _clamp_header(chat, output_cap: int) -> dict:
-    """The header naming the cap actually applied when the client asked for more than the model generates."""
-    if chat.max_tokens is None or chat.max_tokens <= output_cap:
-        return {}
-    field = "max_completion_tokens" if chat.params.get("max_completion_tokens") is not None else "max_tokens"
-    return {"X-EtherGate-Clamped": f"{field}={output_cap}"}
-
-
-def _answer_chars(body: dict) -> int:
-    total = 0
-    for choice in body.get("choices") or []:
-        message = choice.get("message") or {}
-        total += len(message.get("content") or "") + len(message.get("reasoning_content") or "")
-        for call in message.get("tool_calls") or []:
-            total += len((call.get("function") or {}).get("arguments") or "")
-    return total
+    named_model(g.charge, body)
+    return serve(g.charge, ChatCompletion(body))

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app
 
 from ..billing import ledger
 from ..billing.pricing import PER_TOKENS, AppliedPrices, cost_parts, prices_for, usage_cost
-from ..limits.limiter import LimiterUnavailable, get_limiter
 from ..money import MICRO
 from ..observability.metrics import record_over_hold, record_owed_capture
-from ..usage.recorder import INSERT_LOG, log_values, record_request
-from .context import base_log_fields
+from ..usage.recorder import INSERT_LOG, record_request
+from .admission import record_tokens
 from .providers.adapters import estimate_completion_tokens
 from .providers.usage import Usage
 
@@ -88,13 +86,10 @@ class Receipt:
 class Billing:
     """Resolves this request's hold exactly once and writes its log row in the same transaction."""
 
-    def __init__(self, hold_id: int, hold_amount: int, model, received_at: datetime, prompt_bound: int):
+    def __init__(self, charge, hold_id: int, hold_amount: int, model, received_at: datetime, prompt_bound: int):
+        self.charge = charge
         self.hold_id, self.hold_amount, self.model = hold_id, hold_amount, model
         self.received_at, self.prompt_bound = received_at, prompt_bound
-        self.log = dict(g.log)
-        # Read now: a stream's hold can be resolved after the request context is gone (see Relay.abandon).
-        self.base = base_log_fields()
-        self.started = g.get("started", time.perf_counter())
         self.currency = current_app.config["CURRENCY"]
         self.resolved = False
         self.streaming = False  # set by the relay that owns the hold from then on
@@ -109,19 +104,14 @@ class Billing:
         prices = prices_for(self.model, usage.prompt_tokens, self.received_at)
         return Receipt.of(usage, prices, estimated, self.hold_amount, self.received_at)
 
-    def _row(self, usage: Usage | None, **fields) -> dict:
-        values = dict(self.log)
-        values.update(self.base, latency_ms=int((time.perf_counter() - self.started) * 1000))
-        values.update(fields)
-        if usage is not None:
-            values.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                          cached_tokens=usage.cached_tokens, reasoning_tokens=usage.reasoning_tokens)
-        return log_values(**values)
+    def _row(self, usage: Usage | None, status_code: int, **fields) -> dict:
+        return self.charge.row(status_code, usage, **fields)
 
     def capture(self, receipt: Receipt, **fields) -> int:
         """Bill the receipt; never raises for the ledger (a capture that cannot be written is owed)."""
         self.resolved = True
         usage = receipt.usage
+        self.charge.receipt = receipt
         row = self._row(usage, cost_micro=receipt.cost, estimated=receipt.estimated, **fields)
         refs = dict(request_id=row["request_id"], model_id=self.model.id, provider=fields.get("provider"),
                     prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
@@ -132,17 +122,12 @@ class Billing:
             record_over_hold(self.model.id)
             log.warning("request %s cost %d micro, more than its hold of %d: billed as metered",
                         row["request_id"], receipt.cost, receipt.hold)
-        g.logged = True
         try:
             ledger.capture(self.hold_id, receipt.cost, also_insert=(INSERT_LOG, row), pricing=pricing, **refs)
         except Exception:  # noqa: BLE001 (the provider was paid: what the client owes is recorded for the sweep)
             log.exception("capture of request %s failed; recording it as owed", row["request_id"])
             self._owe(receipt, refs, pricing, row)
-        if g.api_key.tpm_limit:
-            try:
-                get_limiter(current_app).record_tokens(str(g.api_key.id), usage.total_tokens)
-            except LimiterUnavailable:
-                pass
+        record_tokens(self.charge.key, usage.total_tokens)
         return receipt.cost
 
     def _owe(self, receipt: Receipt, refs: dict, pricing: dict, row: dict) -> None:
@@ -163,7 +148,6 @@ class Billing:
         """Release the hold in full; with its log row unless the request already wrote one."""
         self.resolved = True
         row = self._row(None, **fields)
-        g.logged = True
         try:
             ledger.void(self.hold_id, also_insert=(INSERT_LOG, row) if with_row else None)
         except Exception:  # noqa: BLE001 (the sweep releases the hold when it expires)

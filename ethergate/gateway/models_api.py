@@ -60,7 +60,7 @@ def _catalog() -> _Catalog:
 
 
 def _allowed_ids(snapshot: CatalogSnapshot) -> frozenset[str] | None:
-    api_key = getattr(g, "api_key", None)
+    api_key = g.charge.key
     allowed = getattr(api_key, "allowed_models", None)
     if allowed is None:
         return None

@@ -8,8 +8,8 @@ from flask import Response, current_app, g
 
 from ..billing.receipts import Receipt, credit_position, request_receipt
 from ..money import format_plain
+from ..observability.request_ids import SANE_REQUEST_ID
 from . import bp
-from .context import SANE_REQUEST_ID
 from .errors import GatewayError
 
 # The API surface each request path is; only chat completions exists today.
@@ -18,7 +18,7 @@ API_BY_PATH = {"/v1/chat/completions": "chat.completions"}
 
 @bp.get("/requests/<path:request_id>")
 def retrieve_request(request_id: str):
-    receipt = request_receipt(g.api_key.workspace_id, request_id) if SANE_REQUEST_ID.match(request_id) else None
+    receipt = request_receipt(g.charge.key.workspace_id, request_id) if SANE_REQUEST_ID.match(request_id) else None
     if receipt is None:
         # Another workspace's request is as unknown as one that never existed.
         raise GatewayError(404, "request_not_found",
@@ -29,7 +29,7 @@ def retrieve_request(request_id: str):
 
 @bp.get("/credits")
 def retrieve_credits():
-    position = credit_position(g.api_key.workspace_id)
+    position = credit_position(g.charge.key.workspace_id)
     return _json({"object": "credits", "currency": current_app.config["CURRENCY"],
                   "balance": format_plain(position.balance_micro, 6),
                   "held": format_plain(position.held_micro, 6),

@@ -12,18 +12,21 @@ import json
 import time
 
 import gevent
-from flask import current_app, g
+from flask import current_app
 
 from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
-from .errors import error_body
+from .errors import GatewayError
 from .providers.adapters import StreamTranslator
-from .providers.sse import DONE, SSEParser, encode_comment, encode_event
+from .providers.sse import SSEParser
 
 
 class Relay:
-    def __init__(self, upstream, stream, public_model: str, include_usage: bool, billing, environ: dict):
+    """`render` writes the client's API shape: start(), feed(chunk), keepalive(comment), finish(), fail(error)."""
+
+    def __init__(self, upstream, stream, public_model: str, include_usage: bool, billing, environ: dict, render):
         self.upstream, self.stream, self.billing, self.environ = upstream, stream, billing, environ
+        self.render, self.charge = render, billing.charge
         self.translator = StreamTranslator(stream.route.provider, public_model, include_usage)
         self.parser = SSEParser()
         self.cancelled = False
@@ -40,15 +43,15 @@ class Relay:
         self.stream.close()
 
     def _error_event(self, message: str) -> bytes:
-        return encode_event(error_body(message, "api_error", "provider_request_failed",
-                                       provider=self.stream.route.provider, request_id=g.request_id))
+        return self.render.fail(GatewayError(502, "provider_request_failed", message, "api_error",
+                                             provider=self.stream.route.provider))
 
     def _translate(self, data: bytes):
         # Empty data means the upstream finished: flush a last event that had no blank line after it.
         events = self.parser.feed(data) if data else self.parser.close()
         for event in events:
             if event.kind == "comment":
-                yield encode_comment(event.value or "keep-alive")
+                yield self.render.keepalive(event.value or "keep-alive")
                 continue
             if event.value.strip() == "[DONE]":
                 self.done = True
@@ -56,8 +59,8 @@ class Relay:
                     # The usage chunk carries the receipt; the capture bills these same numbers.
                     self.receipt = self.billing.price(self.translator.usage, False)
                     chunk["usage"].update(self.receipt.usage_fields(self.billing.currency))
-                    yield encode_event(chunk)
-                yield DONE
+                    yield self.render.feed(chunk)
+                yield self.render.finish()
                 return
             try:
                 payload = json.loads(event.value)
@@ -73,8 +76,8 @@ class Relay:
                 return
             for chunk in self.translator.feed(payload):
                 if self.ttft_ms is None:
-                    self.ttft_ms = int((time.perf_counter() - g.started) * 1000)
-                yield encode_event(chunk)
+                    self.ttft_ms = int((time.perf_counter() - self.charge.started) * 1000)
+                yield self.render.feed(chunk)
 
     def abandon(self) -> None:
         """The response was closed without its body ever being read: nothing reached the client."""
@@ -93,6 +96,10 @@ class Relay:
         watcher = disconnect.watch(self.environ, self._client_gone)
         stream_opened()
         try:
+            # The surface's opening event goes out before the provider's first token, so no proxy waits on it.
+            opening = self.render.start()
+            if opening:
+                yield opening
             data = self.stream.first
             while data and not self.cancelled:
                 for out in self._translate(data):
@@ -148,4 +155,4 @@ class Relay:
             else:
                 self.billing.void(**fields)
         except Exception:  # noqa: BLE001 (the hold expires and the sweep releases it)
-            current_app.logger.exception("settling stream %s failed", g.get("request_id"))
+            current_app.logger.exception("settling stream %s failed", self.charge.request_id)

@@ -27,7 +27,7 @@ def error_for_failures(failed: AllRoutesFailed, model_id: str) -> GatewayError:
     if all(f.kind == "rate_limited" for f in failures):
         waits = [f.retry_after for f in failures if f.retry_after]
         wait = min(waits) if waits else 1.0
-        from .context import retry_headers
+        from .admission import retry_headers
         return GatewayError(429, "provider_rate_limited",
                             f"The upstream provider ({named}) is rate limiting EtherGate for {model_id}. "
                             f"This is not your key's limit; retry after {max(int(wait), 1)} s.",

@@ -22,7 +22,7 @@ from ..incidents.services import public_incidents
 from ..limits.limiter import get_limiter
 from ..operators import is_operator
 from ..usage.service_health import Health, HealthCache, Window
-from .context import runtime
+from .runtime import runtime
 
 bp = Blueprint("status", __name__)
 STARTED = time.time()

@@ -1,5 +1,5 @@
-"""Agent tool integrations: the one-line installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode and aider,
-and the EtherGate skill."""
+"""Agent tool integrations: the one-line installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode, aider,
+Claude Code and Codex, and the EtherGate skill."""
 from __future__ import annotations
 
 from flask import Blueprint
@@ -7,7 +7,7 @@ from flask import Blueprint
 bp = Blueprint("integrations", __name__, url_prefix="/console/skills")
 
 TARGETS = (("qclaw", "QClaw"), ("openclaw", "OpenClaw"), ("hermes", "Hermes"), ("qwen-code", "Qwen Code"),
-           ("opencode", "opencode"), ("aider", "aider"))
+           ("opencode", "opencode"), ("aider", "aider"), ("claude-code", "Claude Code"), ("codex", "Codex"))
 KEY_PLACEHOLDER = "<your-ethergate-key>"
 INSTALL_PATH = "/console/skills/ethergate-provider/install"
 

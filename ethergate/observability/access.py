@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from ..gateway.context import SANE_REQUEST_ID, new_request_id
+from .request_ids import request_id_from
 
 log = logging.getLogger("ethergate.access")
 ENVIRON_KEY = "ethergate.access"
@@ -27,23 +27,23 @@ def init_app(app: Flask) -> None:
 
 
 def assign_request_id() -> None:
-    """Every request gets an ID for its log lines; /v1 sets its own again with the same rule."""
+    """Every request gets its ID here, once; /v1 requests keep it in their RequestCharge."""
     if g.get("request_id") is None:
-        sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if SANE_REQUEST_ID.match(sent) else new_request_id()
+        g.request_id = request_id_from(request.headers.get("X-Request-Id"))
 
 
 def remember_request(response):
     request_id = g.get("request_id")
     if request_id and "X-Request-Id" not in response.headers:
         response.headers["X-Request-Id"] = request_id
-    key = g.get("api_key")
+    charge = g.get("charge")  # a /v1 request's RequestCharge (gateway), read without importing the gateway
+    key = getattr(charge, "key", None)
     request.environ[ENVIRON_KEY] = {
         "request_id": request_id,
         "workspace_id": getattr(key, "workspace_id", None),
         "key_prefix": getattr(key, "prefix", None),
-        "model": (g.get("log") or {}).get("model_id"),
-        "provider": g.get("provider"),
+        "model": getattr(charge, "model_id", None),
+        "provider": getattr(charge, "provider", None),
     }
     return response
 

@@ -14,7 +14,7 @@ from ..accounts.models import Membership, User, Workspace
 from ..billing.ledger import account_state
 from ..billing.models import Hold, LedgerEntry
 from ..extensions import db
-from ..gateway.context import SANE_REQUEST_ID
+from ..observability.request_ids import SANE_REQUEST_ID
 from ..keys.models import ApiKey
 from ..keys.services import DISPLAY_CHARS, KEY_PREFIX
 from ..timeutil import utcnow

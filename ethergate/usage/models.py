@@ -11,6 +11,10 @@ from ..timeutil import utcnow
 from ..types import BigId
 
 
+# request_logs.surface: the API shape a /v1 request came in on, by the name its vendor gives it.
+API_SURFACES = {"chat_completions": "Chat Completions", "messages": "Messages", "responses": "Responses"}
+
+
 class RequestLog(db.Model):
     __tablename__ = "request_logs"
     __table_args__ = (
@@ -25,6 +29,7 @@ class RequestLog(db.Model):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(255))
+    surface: Mapped[str | None] = mapped_column(String(24))  # chat_completions, messages, responses
     model_id: Mapped[str | None] = mapped_column(String(128))
     provider: Mapped[str | None] = mapped_column(String(32))
     upstream_model: Mapped[str | None] = mapped_column(String(128))

@@ -24,6 +24,10 @@ def log_values(**fields) -> dict:
     values = dict(DEFAULTS)
     values.update(fields)
     values.setdefault("created_at", utcnow())
+    for name, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            # Client text (a path, a model name) may carry NUL, which PostgreSQL text cannot store.
+            values[name] = value.replace("\x00", "\ufffd")
     if values.get("error_message"):
         values["error_message"] = values["error_message"][:2000]
     if values.get("user_agent"):

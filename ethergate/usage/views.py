@@ -22,7 +22,7 @@ from ..catalog.snapshot import get_snapshot
 from ..console import htmx
 from ..console.access import workspace_view
 from ..console.rendering import render
-from ..gateway.context import SANE_REQUEST_ID
+from ..observability.request_ids import SANE_REQUEST_ID
 from ..i18n import format_money, format_number
 from ..money import format_plain
 from ..timeutil import utcnow
@@ -34,7 +34,7 @@ PRESETS = ((2, _l("48 hours")), (7, _l("7 days")), (30, _l("30 days")), (90, _l(
 CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model", "upstream_request_id",
                "key_name", "key_prefix", "stream", "status_code", "error_code", "error_message", "prompt_tokens",
                "cached_tokens", "completion_tokens", "reasoning_tokens", "cost", "currency", "estimated",
-               "cancelled", "latency_ms", "ttft_ms")
+               "cancelled", "latency_ms", "ttft_ms", "api_surface")
 # Spreadsheets run cells starting with these as formulas; request IDs and error text come from clients.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 KEY_STATES = {"rotating": _l("rotating, still valid"), "revoked": _l("revoked"), "expired": _l("expired")}
@@ -255,7 +255,7 @@ def _csv_row(row: reports.LogRow, currency: str) -> list:
               log.upstream_model, log.upstream_request_id, row.key_name, row.key_prefix, log.stream,
               log.status_code, log.error_code, log.error_message, log.prompt_tokens, log.cached_tokens,
               log.completion_tokens, log.reasoning_tokens, format_plain(log.cost_micro), currency,
-              log.estimated, log.cancelled, log.latency_ms, log.ttft_ms)
+              log.estimated, log.cancelled, log.latency_ms, log.ttft_ms, log.surface)
     return [_csv_safe("" if value is None else str(value).lower() if isinstance(value, bool) else value)
             for value in values]
 

@@ -181,8 +181,10 @@ def test_catalog_in_chinese(client, configured):
     assert "路由健康度" in detail and "不是厂商认证的评测分数" in detail
 
 
-@pytest.mark.parametrize("hour,price,note", [(2, "¥2.00", "peak price now, 01:00–04:00 UTC"),
-                                             (12, "¥1.00", "standard price now; higher in 01:00–04:00, 06:00–10:00 UTC")])
+# Monday 2026-12-07: 02:30 UTC is 10:30 in Shanghai (DeepSeek's peak), 12:30 UTC is 20:30 (off-peak).
+@pytest.mark.parametrize("hour,price,note", [
+    (2, "¥2.00", "peak price now, 09:00–12:00 Asia/Shanghai"),
+    (12, "¥1.00", "standard price now; higher in 09:00–12:00, 14:00–18:00 Asia/Shanghai")])
 def test_model_list_shows_the_price_that_applies_now_with_its_window(client, monkeypatch, hour, price, note):
     from ethergate.catalog import views
     monkeypatch.setattr(views, "utcnow", lambda: datetime(2026, 12, 7, hour, 30))

@@ -170,3 +170,19 @@ def test_operator_pages_are_listed_apart_from_the_customer_docs(client):
     assert "Provider keys" not in customer and 'href="/docs/provider-keys"' in operators
     page = client.get("/docs/provider-keys")
     assert page.status_code == 200 and 'rel="next"' not in page.get_data(as_text=True)
+
+
+def test_messages_and_responses_samples_run_against_the_gateway(live_server, live_factories, fake_upstream, tmp_path):
+    import requests
+    tenant = live_factories.tenant(credits="20.00")
+    db.session.rollback()  # the live server writes next; hold no SQLite lock here
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["ETHERGATE_API_KEY"] = tenant.plaintext
+    for slug, block in (("messages", "messages-python"), ("responses", "responses-python")):
+        code = code_blocks(requests.get(f"{live_server.url}/docs/{slug}", timeout=30).text)[block]
+        assert live_server.base_url.removesuffix("/v1") in code
+        script = tmp_path / f"{slug}.py"
+        script.write_text(code)
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (slug, done.stderr[-2000:])
+        assert "Hello from fake" in done.stdout and "cost" in done.stdout, done.stdout

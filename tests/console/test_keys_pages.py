@@ -348,3 +348,14 @@ def test_revoking_the_new_key_warns_that_the_old_one_still_works(client, owner, 
     assert response.status_code == 200 and 'class="flash flash-warning"' in body
     assert f"{issued.key.prefix}…) that this one replaced still works until" in body and " UTC." in body
     assert models_status(client, issued.plaintext) == 200
+
+
+def test_a_keys_recent_requests_name_their_api(client, owner, factories):
+    issued = factories.key(owner.workspace)
+    for request_id, surface in (("req_k_msg", "messages"), ("req_k_resp", "responses")):
+        db.session.add(RequestLog(request_id=request_id, workspace_id=owner.workspace.id, api_key_id=issued.key.id,
+                                  method="POST", path=f"/v1/{surface}", surface=surface, status_code=200,
+                                  created_at=utcnow()))
+    db.session.commit()
+    page = client.get(keys_url(owner.slug, str(issued.key.id))).get_data(as_text=True)
+    assert "<td data-label=\"API\">Messages</td>" in page and "<td data-label=\"API\">Responses</td>" in page

@@ -11,7 +11,7 @@ from html import unescape
 
 import pytest
 
-from ethergate.gateway.context import runtime
+from ethergate.gateway.runtime import runtime
 from ethergate.settings import ConfigError, parse_thresholds
 from tests.support.conftest import make_staff
 

@@ -293,3 +293,20 @@ def test_usage_times_carry_their_zone_and_amounts_read_short(client, owner):
     page = text_of(client.get(usage_url(owner, **{"from": "2026-12-01", "to": "2026-12-01"})).get_data(as_text=True))
     assert "2026-12-01 09:05" in page and "Time (UTC)" in page
     assert "<¥0.0001" in page and "¥1.2346" in page and "¥0.000014" not in page
+
+
+def test_the_request_log_detail_and_csv_name_the_api_surface(client, owner):
+    add_log(owner.workspace, "req_msg", surface="messages")
+    add_log(owner.workspace, "req_resp", surface="responses")
+    add_log(owner.workspace, "req_chat", surface="chat_completions")
+    html = client.get(usage_url(owner)).get_data(as_text=True)
+    # Chat completions is the default and goes unbadged, which keeps the log within a laptop's width.
+    assert html.count('<span class="badge surface"') == 2 and "Messages</span>" in html and "Responses</span>" in html
+    chat = client.get(f"/console/w/{owner.slug}/usage/requests/req_chat").get_data(as_text=True)
+    assert re.search(r'id="request-surface">\s*Chat Completions\s*<', chat)
+    detail = client.get(f"/console/w/{owner.slug}/usage/requests/req_msg").get_data(as_text=True)
+    assert re.search(r'id="request-surface">\s*Messages\s*<', detail)
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/console/w/{owner.slug}/usage/export.csv")
+                                           .get_data(as_text=True))))
+    assert {row["request_id"]: row["api_surface"] for row in rows} == {
+        "req_msg": "messages", "req_resp": "responses", "req_chat": "chat_completions"}

@@ -160,6 +160,42 @@ def chat_bytes(draw) -> bytes:
     return body
 
 
+def messages_body(chat: object) -> object:
+    """A chat body drawn above, reshaped as a Messages request (its breakage carried along)."""
+    if not isinstance(chat, dict):
+        return chat
+    body = {key: value for key, value in chat.items() if key not in ("stream_options", "response_format")}
+    if isinstance(body.get("tools"), list):
+        body["tools"] = [{"name": "lookup", "input_schema": {"type": "object"}}]
+        body["tool_choice"] = {"type": {"none": "none", "required": "any"}.get(chat.get("tool_choice"), "auto")}
+    return body
+
+
+def responses_body(chat: object) -> object:
+    """A chat body drawn above, reshaped as a Responses request (its breakage carried along)."""
+    if not isinstance(chat, dict):
+        return chat
+    body = {key: value for key, value in chat.items()
+            if key not in ("messages", "max_tokens", "stream_options", "response_format", "tools")}
+    body["input"] = chat.get("messages")
+    if "max_tokens" in chat:
+        body["max_output_tokens"] = chat["max_tokens"]
+    if "tools" in chat:
+        body["tools"] = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    return body
+
+
+@st.composite
+def surface_bytes(draw, reshape) -> bytes:
+    body = encode(reshape(draw(chat_bodies)))
+    kind = draw(body_kinds)
+    if kind < 6:
+        return broken_json(body, kind, draw(cuts))
+    if kind == 6:
+        return draw(not_json)
+    return body
+
+
 def model_path(model_id: str) -> str:
     return "/v1/models/" + quote(model_id, safe="/")
 
@@ -174,6 +210,10 @@ class Endpoint:
 
 ENDPOINTS = {
     "chat completions": Endpoint("POST", st.just("/v1/chat/completions"), chat_bytes(), weight=6),
+    "messages": Endpoint("POST", st.sampled_from(("/v1/messages", "/v1/messages?beta=true")),
+                         surface_bytes(messages_body), weight=4),
+    "count tokens": Endpoint("POST", st.just("/v1/messages/count_tokens"), surface_bytes(messages_body)),
+    "responses": Endpoint("POST", st.just("/v1/responses"), surface_bytes(responses_body), weight=4),
     "models": Endpoint("GET", st.sampled_from(("/v1/models", "/v1/models?limit=ключ", "/v1/models?%ff=%00")),
                        st.one_of(st.none(), st.binary(max_size=32))),
     "model": Endpoint("GET", st.one_of(st.sampled_from(MODELS), st.text(max_size=40)).map(model_path),
@@ -181,7 +221,8 @@ ENDPOINTS = {
 }
 STRAY = st.tuples(st.sampled_from(("GET", "PUT", "DELETE", "PATCH", "POST")),
                   st.sampled_from(("/v1/chat/completions", "/v1/models", "/v1/nope", "/v1/", "/v1/%E6%B2%9C",
-                                   "/v1/chat/completions/x")))
+                                   "/v1/chat/completions/x", "/v1/messages", "/v1/messages/x",
+                                   "/v1/responses", "/v1/responses/x")))
 
 latin1_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=200)
 utf8_as_latin1 = st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass").decode("latin-1")

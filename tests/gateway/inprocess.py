@@ -140,8 +140,19 @@ def check_error(error: dict, request_id: str, ours_only: bool = False) -> None:
     assert not (ours_only and EXCEPTION_NAME.search(error["message"])), error
 
 
-def check_answer(response, sent_request_id: str | None) -> dict:
-    """One /v1 answer, read whole, checked against the documented contract; returns what was seen."""
+def anthropic_error(payload: dict) -> dict:
+    """Anthropic's envelope ({"type": "error", "error": {...}, "request_id"}) as the fields check_error reads."""
+    assert set(payload) <= {"type", "error", "request_id"} and payload["type"] == "error", payload
+    error = payload["error"]
+    assert {"type", "message", "code"} <= set(error), payload
+    return {**error, "param": error.get("param"), "request_id": payload.get("request_id")}
+
+
+def check_answer(response, sent_request_id: str | None, path: str = "/v1/chat/completions") -> dict:
+    """One /v1 answer, read whole, checked against the documented contract; returns what was seen.
+
+    Under /v1/messages every error is in Anthropic's envelope; everywhere else in OpenAI's."""
+    anthropic = path.split("?")[0].rstrip("/") == "/v1/messages" or path.startswith("/v1/messages/")
     body = response.get_data()
     request_id = check_headers(response, sent_request_id)
     status = response.status_code
@@ -150,14 +161,24 @@ def check_answer(response, sent_request_id: str | None) -> dict:
     if status != 200:
         assert response.mimetype == "application/json", (status, response.mimetype, body[:300])
         payload = json.loads(body)
-        assert set(payload) == {"error"}, payload
-        check_error(payload["error"], request_id, ours_only=status >= 500)
-        assert payload["error"]["code"] in DOCUMENTED.get(status, ()), (status, payload)
-        seen["error"] = payload["error"]
+        if anthropic:
+            error = anthropic_error(payload)
+        else:
+            assert set(payload) == {"error"}, payload
+            error = payload["error"]
+        check_error(error, request_id, ours_only=status >= 500)
+        assert error["code"] in DOCUMENTED.get(status, ()), (status, payload)
+        seen["error"] = error
     elif response.mimetype == "text/event-stream":
         seen["events"] = stream_events(body.decode("utf-8"))
         for event in seen["events"]:
-            if "error" in event:
+            if event.get("type") == "error" and anthropic:
+                seen["stream_error"] = anthropic_error(event)
+                check_error(seen["stream_error"], request_id, ours_only=True)
+            elif event.get("type") == "error":  # Responses: an error event, then response.failed
+                assert event["message"] and event["code"], event
+                seen["stream_error"] = event
+            elif "error" in event and "type" not in event:
                 check_error(event["error"], request_id, ours_only=True)
                 seen["stream_error"] = event["error"]
     else:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ethergate.billing.models import LedgerEntry
 from ethergate.extensions import db
 
-from .e2e import call, fresh, ledger_invariant, live_server, log_row, say  # noqa: F401
+from .e2e import call, fresh, ledger_invariant, live_server, log_row, say, wait_for  # noqa: F401
 
 QWEN = "qwen/qwen-plus"
 # 48,000 Chinese characters: 144,000 UTF-8 bytes bound the hold (the 128K-256K tier), ~29,000 real tokens.
@@ -17,7 +17,8 @@ REAL = {"prompt_tokens": 29_000, "completion_tokens": 1_000}
 
 def entry_of(request_id: str):
     table = LedgerEntry.__table__
-    rows = fresh(lambda: db.session.execute(select(table).where(table.c.request_id == request_id)).all())
+    # A stream is captured as it closes, just after its last event reached the client.
+    rows = wait_for(lambda: db.session.execute(select(table).where(table.c.request_id == request_id)).all())
     assert len(rows) == 1, rows
     return rows[0]
 

@@ -73,13 +73,13 @@ def test_a_stream_response_closed_before_its_body_is_read(app, factories, fake_u
 @pytest.mark.parametrize("stream", [False, True], ids=["answer", "stream"])
 def test_an_answer_that_cannot_be_built_is_not_billed(app, factories, monkeypatch, stream):
     """#14.5: the client got an error, and no generated token reached it: it costs nothing."""
-    from ethergate.gateway import chat as chat_view
+    from ethergate.gateway import pipeline
     tenant = factories.tenant(credits="20.00")
 
     def unbuildable(*args, **kwargs):
         raise ValueError("unbuildable answer")
 
-    monkeypatch.setattr(chat_view, "normalize_completion", unbuildable)
+    monkeypatch.setattr(pipeline, "normalize_completion", unbuildable)
     monkeypatch.setattr(relay.StreamTranslator, "feed", unbuildable)
     response = chat(app.test_client(), tenant.plaintext, f"exit-error-{stream}", stream=stream)
     body = response.get_data(as_text=True)

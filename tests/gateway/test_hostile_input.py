@@ -33,7 +33,7 @@ def test_hostile_requests_get_documented_answers_and_move_no_money(gateway_app, 
 
     response = client.open(sent.path, method=sent.method, data=sent.body, headers=sent.headers)
     try:
-        seen = check_answer(response, sent.request_id)
+        seen = check_answer(response, sent.request_id, sent.path)
     finally:
         response.close()
 

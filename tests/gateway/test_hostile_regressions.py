@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ethergate.gateway.context import MAX_JSON_DEPTH, SANE_REQUEST_ID
+from ethergate.gateway.json_body import MAX_JSON_DEPTH
+from ethergate.observability.request_ids import SANE_REQUEST_ID
 from ethergate.gateway.headers import MAX_DROPPED_HEADER, dropped_params_header, escape_header_value
 
 from .e2e import say

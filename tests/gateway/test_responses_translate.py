@@ -364,3 +364,11 @@ def test_long_function_names_are_shortened_and_given_back():
     follow_up = translated({"model": MODEL, "tools": [{**SHELL, "name": long_name}], "input": [
         item.model_dump(exclude_none=True), {"type": "function_call_output", "call_id": "c", "output": "ok"}]})
     assert follow_up.chat["messages"][0]["tool_calls"][0]["function"]["name"] == sent
+
+
+@pytest.mark.parametrize("item", [{"role": ["user"], "content": "hi"}, {"type": ["message"], "content": "hi"},
+                                  {"type": {"a": 1}}])
+def test_an_unhashable_role_or_type_is_a_400_not_a_500(item):
+    with pytest.raises(GatewayError) as caught:
+        translate_responses_request({"model": "qwen/qwen-plus", "input": [item]})
+    assert caught.value.status == 400 and caught.value.param.startswith("input[0].")

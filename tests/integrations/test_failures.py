@@ -26,7 +26,7 @@ def test_bad_key_is_rejected_by_the_live_gateway_and_nothing_is_written(installe
 def test_unknown_target(installer, tenant):
     result = installer.run("--target", "cursor", "--api-key", tenant.plaintext)
     assert result.returncode == 2
-    assert "Unknown target 'cursor': use one of qclaw, openclaw, hermes, qwen-code, opencode, aider." in result.stderr
+    assert "Unknown target 'cursor': use one of qclaw, openclaw, hermes, qwen-code, opencode, aider, claude-code, codex." in result.stderr
     assert list(installer.user_home.iterdir()) == []
 
 

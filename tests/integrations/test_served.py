@@ -88,7 +88,8 @@ def test_powershell_and_bash_make_the_same_decisions(installer, gateway, tenant,
 def test_integration_commands_quote_for_each_shell():
     commands = integration_commands("https://eg.example/", api_key="cr_abc", locale="zh")
     qclaw = commands["tools"][0]
-    assert [t["target"] for t in commands["tools"]] == ["qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider"]
+    assert [t["target"] for t in commands["tools"]] == ["qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider",
+                                                      "claude-code", "codex"]
     assert qclaw["bash"] == ("curl -fsSL 'https://eg.example/console/skills/ethergate-provider/install.sh' "
                              "| bash -s -- --target qclaw --api-key 'cr_abc' --locale 'zh'")
     assert qclaw["powershell"] == ("& ([scriptblock]::Create((irm 'https://eg.example/console/skills/ethergate-provider/"
@@ -103,9 +104,10 @@ def test_commands_fragment_renders_copyable_commands(app):
     with app.test_request_context():
         html = render_template("integrations/_commands.html", base_url="https://eg.example", key_prefix="cr_ab12",
                                api_key=None, locale="en", **context)
-    assert html.count('data-copy="curl -fsSL') == 6 and html.count('data-copy="&amp; ([scriptblock]') == 6
+    assert html.count('data-copy="curl -fsSL') == 8 and html.count('data-copy="&amp; ([scriptblock]') == 8
     assert "&lt;your-ethergate-key&gt;" in html and "cr_ab12" in html
     assert "openclaw gateway restart" in html and "<script" not in html
-    for target in ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider"):
+    assert "/v1/messages" in html and "/v1/responses" in html
+    for target in ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider", "claude-code", "codex"):
         assert f'data-copy-target="integration-{target}-bash"' in html
         assert f'id="integration-{target}-powershell"' in html

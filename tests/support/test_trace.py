@@ -190,3 +190,14 @@ def test_a_stream_broken_midway_is_a_failed_request_for_support(app, client, sta
     errors = [(e.status_code, e.error_code, e.count) for e in errors_by_code(usage)]
     assert errors == [(502, "provider_request_failed", 1)]
     assert [(m.requests, m.errors) for m in model_mix(usage)] == [(1, 1)]
+
+
+def test_the_trace_names_the_api_surface(app, client, staff, factories, fake_upstream):
+    tenant = factories.tenant(credits="20.00")
+    response = client.post("/v1/messages", headers={"x-api-key": tenant.plaintext, "X-Request-Id": "sup-msg-1"},
+                           json={"model": "qwen/qwen-plus", "max_tokens": 50,
+                                 "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [row] = log_rows("sup-msg-1")
+    assert row.surface == "messages" and row.cost_micro > 0
+    assert shows(section(trace_page(client, "sup-msg-1"), f"log-{row.id}-request"), "Messages")

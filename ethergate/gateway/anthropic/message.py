@@ -25,6 +25,9 @@ def stop_reason(finish_reason: object) -> str:
     return STOP_REASONS.get(finish_reason, "end_turn") if isinstance(finish_reason, str) else "end_turn"
 
 
+RECEIPT_FIELDS = ("cost", "cost_details")
+
+
 def anthropic_usage(usage: object) -> dict:
     """Chat usage (with prompt_tokens_details / completion_tokens_details) as Anthropic's usage object."""
     usage = usage if isinstance(usage, dict) else {}
@@ -35,6 +38,9 @@ def anthropic_usage(usage: object) -> dict:
            "cache_creation_input_tokens": 0}
     if reasoning:
         out["output_tokens_details"] = {"thinking_tokens": reasoning}
+    for name in RECEIPT_FIELDS:  # EtherGate's receipt, when the pipeline billed this usage
+        if name in usage:
+            out[name] = usage[name]
     return out
 
 

@@ -37,6 +37,8 @@ def chat_messages(items: object, add_dropped, chat_name) -> list[dict]:
         if not isinstance(item, dict):
             raise invalid(path, "expected an input item object")
         kind = item.get("type", "message")
+        if not isinstance(kind, str):  # an array or object here is not a type name (and cannot be looked up)
+            raise invalid(f"{path}.type", f"expected an input item type, but got {_shown(kind)}")
         if kind == "message":
             message = _message(item, path)
             if message["role"] == "assistant":
@@ -87,7 +89,7 @@ def _assistant(out: list[dict], reasoning: list[str]) -> dict:
 
 def _message(item: dict, path: str) -> dict:
     role = item.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise invalid(f"{path}.role", f"expected 'user', 'assistant', 'system' or 'developer', but got {_shown(role)}")
     content = item.get("content")
     if isinstance(content, str):

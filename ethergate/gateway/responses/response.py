@@ -30,9 +30,13 @@ def responses_usage(usage: object) -> dict | None:
     prompt, completion = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    return {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
-            "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": reasoning},
-            "total_tokens": prompt + completion}
+    out = {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+           "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": reasoning},
+           "total_tokens": prompt + completion}
+    for name in ("cost", "cost_details"):  # EtherGate's receipt, when the pipeline billed this usage
+        if name in usage:
+            out[name] = usage[name]
+    return out
 
 
 def reasoning_item(item_id: str, text: str, status: str = "completed") -> dict:

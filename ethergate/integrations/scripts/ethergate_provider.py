@@ -48,9 +48,9 @@ PROVIDER_ID = "ethergate"
 SKILL_NAME = "ethergate-provider"
 KEY_ENV = "ETHERGATE_API_KEY"
 PREFERRED_MODELS = ("deepseek/deepseek-v4-flash", "qwen/qwen-plus")
-TARGETS = ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider")
+TARGETS = ("qclaw", "openclaw", "hermes", "qwen-code", "opencode", "aider", "claude-code", "codex")
 TOOL_NAMES = {"qclaw": "QClaw", "openclaw": "OpenClaw", "hermes": "Hermes", "qwen-code": "Qwen Code",
-              "opencode": "opencode", "aider": "aider"}
+              "opencode": "opencode", "aider": "aider", "claude-code": "Claude Code", "codex": "Codex"}
 OPENCLAW_TARGETS = ("qclaw", "openclaw")
 # The cheapest-output models first, for tools with a second, "small" model slot.
 SMALL_MODELS = ("qwen/qwen-flash", "deepseek/deepseek-v4-flash")
@@ -58,7 +58,7 @@ EXIT_USAGE, EXIT_HOME, EXIT_KEY, EXIT_SERVER, EXIT_CONFIG = 2, 3, 4, 5, 6
 
 MESSAGES = {
     "en": {
-        "unknown_target": "Unknown target {target!r}: use one of qclaw, openclaw, hermes, qwen-code, opencode, aider.",
+        "unknown_target": "Unknown target {target!r}: use one of qclaw, openclaw, hermes, qwen-code, opencode, aider, claude-code, codex.",
         "bad_locale": "Unknown locale {locale!r}: use en or zh.",
         "bad_key": "The API key looks malformed: paste the whole cr_... key.",
         "no_key": "No --api-key given and no EtherGate key is stored in {path}: rerun with --api-key.",
@@ -91,9 +91,11 @@ MESSAGES = {
         "restart_opencode": "Start opencode again; /models lists the EtherGate models. To stop it fetching the public model list, set OPENCODE_DISABLE_MODELS_FETCH=1 in your shell.",
         "restart_aider": "Run aider again from any directory; it reads ~/.aider.conf.yml.",
         "skill_hint": "Then ask the EtherGate skill to refresh models whenever the catalog changes.",
+        "restart_claude-code": "Start a new Claude Code session (run claude again) to load it.",
+        "restart_codex": "Start a new Codex session (run codex again) to load it; the key is in {path}.",
     },
     "zh": {
-        "unknown_target": "未知的目标 {target!r}：请使用 qclaw、openclaw、hermes、qwen-code、opencode 或 aider。",
+        "unknown_target": "未知的目标 {target!r}：请使用 qclaw、openclaw、hermes、qwen-code、opencode、aider、claude-code 或 codex。",
         "bad_locale": "未知的语言 {locale!r}：请使用 en 或 zh。",
         "bad_key": "API 密钥格式不正确：请粘贴完整的 cr_... 密钥。",
         "no_key": "未提供 --api-key，且 {path} 中没有已保存的 EtherGate 密钥：请加上 --api-key 重新运行。",
@@ -126,6 +128,8 @@ MESSAGES = {
         "restart_opencode": "重新启动 opencode；/models 会列出 EtherGate 模型。如不希望它获取公共模型列表，请在 shell 中设置 OPENCODE_DISABLE_MODELS_FETCH=1。",
         "restart_aider": "在任意目录重新运行 aider；它会读取 ~/.aider.conf.yml。",
         "skill_hint": "之后模型目录有变化时，可让 EtherGate 技能刷新模型。",
+        "restart_claude-code": "开启新的 Claude Code 会话（重新运行 claude）以加载配置。",
+        "restart_codex": "开启新的 Codex 会话（重新运行 codex）以加载配置；密钥保存在 {path}。",
     },
 }
 
@@ -688,10 +692,12 @@ class Layout:
     @property
     def key_file(self) -> Path:
         """Where the key is stored: the tool's .env where it reads one, else its config."""
-        return self.home / ".env" if self.target in ("hermes", "qwen-code") else self.config
+        return self.home / ".env" if self.target in ("hermes", "qwen-code", "codex") else self.config
 
 
 def resolve_layout(target: str, home: str | None, env: dict) -> Layout:
+    if target in AGENT_CLI_TARGETS:
+        return agent_cli_layout(target, home, env)
     if target == "qwen-code":
         root = Path(home).expanduser() if home else Path.home() / ".qwen"
         return Layout(target, root, root / "settings.json")
@@ -781,6 +787,8 @@ def _child(parent: dict, key: str, path: Path, where: str) -> dict:
 
 
 def stored_key(layout: Layout) -> str | None:
+    if layout.target in AGENT_CLI_TARGETS:
+        return agent_cli_stored_key(layout)
     if layout.target in ("hermes", "qwen-code"):
         text = read_text(layout.home / ".env")
         return dotenv_read(text) if text else None
@@ -804,6 +812,8 @@ def stored_key(layout: Layout) -> str | None:
 
 def current_default(layout: Layout) -> str | None:
     """The EtherGate model the tool defaults to now, kept on a refresh unless --model says otherwise."""
+    if layout.target in AGENT_CLI_TARGETS:
+        return agent_cli_default(layout)
     text = read_text(layout.config)
     if not text:
         return None
@@ -1237,9 +1247,164 @@ def plan_aider(layout: Layout, base_url: str, api_key: str, models: list[dict], 
     return changes, kept
 
 
+
+# Claude Code and Codex: agent CLIs that speak the Messages and Responses surfaces ----------------
+#
+# - Claude Code: $CLAUDE_CONFIG_DIR, else ~/.claude. settings.json's `env` block sets the variables it
+#   reads at start (ANTHROPIC_BASE_URL is the server root: it appends /v1/messages itself); the
+#   onboarding flag lives in ~/.claude.json (in the config dir when CLAUDE_CONFIG_DIR is set).
+# - Codex: $CODEX_HOME, else ~/.codex. config.toml names a model provider whose key is read from the
+#   environment variable `env_key`; Codex loads <home>/.env into its environment at start.
+
+AGENT_CLI_TARGETS = ("claude-code", "codex")
+
+
+def agent_cli_layout(target: str, home: str | None, env: dict) -> Layout:
+    variable = "CLAUDE_CONFIG_DIR" if target == "claude-code" else "CODEX_HOME"
+    chosen = home or env.get(variable, "").strip()
+    root = Path(chosen).expanduser() if chosen else Path.home() / (".claude" if target == "claude-code" else ".codex")
+    layout = Layout(target, root, root / ("settings.json" if target == "claude-code" else "config.toml"))
+    layout.onboarding = root / ".claude.json" if chosen else Path.home() / ".claude.json"
+    return layout
+
+
+def agent_cli_stored_key(layout: Layout) -> str | None:
+    if layout.target == "codex":
+        text = read_text(layout.home / ".env")
+        return dotenv_read(text) if text else None
+    text = read_text(layout.config)
+    settings = _parse_json5_file(layout.config, text)[0] if text else {}
+    key = (settings.get("env") or {}).get("ANTHROPIC_AUTH_TOKEN") if isinstance(settings.get("env"), dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def agent_cli_default(layout: Layout) -> str | None:
+    text = read_text(layout.config)
+    if not text:
+        return None
+    if layout.target == "codex":
+        table = toml_table(layout.config, text)
+        return table.get("model") if table.get("model_provider") == PROVIDER_ID else None
+    settings = _parse_json5_file(layout.config, text)[0]
+    env = settings.get("env") if isinstance(settings.get("env"), dict) else {}
+    model = env.get("ANTHROPIC_MODEL")
+    return model if isinstance(model, str) and env.get("ANTHROPIC_AUTH_TOKEN") else None
+
+
+def _context_tokens(models: list[dict], model_id: str) -> int:
+    model = next((m for m in models if m["id"] == model_id), {})
+    return int(model.get("context_length") or 0) or 128000
+
+
+def plan_claude_code(layout: Layout, base_url: str, api_key: str, models: list[dict],
+                     default_model: str) -> tuple[list[Change], str | None]:
+    old = read_text(layout.config) or ""
+    settings, comments = _parse_json5_file(layout.config, old)
+    env = _child(settings, "env", layout.config, "env")
+    ids = [m["id"] for m in models]
+    env.update({
+        "ANTHROPIC_BASE_URL": base_url.rstrip("/"),
+        "ANTHROPIC_AUTH_TOKEN": api_key,
+        "ANTHROPIC_MODEL": default_model,
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": next((m for m in SMALL_MODELS if m in ids), default_model),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_MAX_CONTEXT_TOKENS": str(_context_tokens(models, default_model)),
+    })
+    # An Anthropic API key here would be sent instead of the EtherGate key.
+    env.pop("ANTHROPIC_API_KEY", None)
+    new = json_text(settings)
+    changes = [Change(layout.config, new, secret=True, comments_lost=comments)] if new != old else []
+    state_old = read_text(layout.onboarding) or ""
+    state, _ = _parse_json5_file(layout.onboarding, state_old)
+    if state.get("hasCompletedOnboarding") is not True:
+        state["hasCompletedOnboarding"] = True  # else the first start asks for an Anthropic login
+        changes.append(Change(layout.onboarding, json_text(state)))
+    return changes, None
+
+
+def toml_table(path: Path, text: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11: the edit stays line-based and is not re-read
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise Abort(EXIT_CONFIG, "parse_error", path=path, detail=error) from None
+
+
+def toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TOML_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+
+def codex_merge(text: str, top: dict, provider: dict) -> str:
+    """`text` with the top-level keys in `top` set, [model_providers.ethergate] replaced and analytics off.
+
+    Line edits, so the user's comments and layout survive; other tables are left as they are."""
+    lines = text.splitlines()
+    sections: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in lines:
+        header = _TOML_HEADER.match(line)
+        if header:
+            sections.append((header.group(1).replace(" ", ""), [line]))
+        else:
+            sections[-1][1].append(line)
+    ours = f"model_providers.{PROVIDER_ID}"
+    out: list[str] = []
+    analytics = False
+    for name, body in sections:
+        if name == ours:
+            continue
+        if name is None:
+            kept = [line for line in body if not ((m := _TOML_KEY.match(line)) and m.group(1) in top)]
+            while kept and not kept[-1].strip():
+                kept.pop()
+            out.extend(kept + [f"{key} = {value}" for key, value in top.items()] + [""])
+            continue
+        if name == "analytics":
+            analytics = True
+            body = [body[0], "enabled = false"] + [line for line in body[1:]
+                                                    if not ((m := _TOML_KEY.match(line)) and m.group(1) == "enabled")]
+        out.extend(body)
+    while out and not out[-1].strip():
+        out.pop()
+    if not analytics:
+        out += ["", "[analytics]", "enabled = false"]
+    out += ["", f"[{ours}]"] + [f"{key} = {value}" for key, value in provider.items()]
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def plan_codex(layout: Layout, base_url: str, api_key: str, models: list[dict],
+               default_model: str) -> tuple[list[Change], str | None]:
+    old = read_text(layout.config) or ""
+    toml_table(layout.config, old)
+    top = {"model_provider": toml_string(PROVIDER_ID), "model": toml_string(default_model),
+           "model_context_window": str(_context_tokens(models, default_model))}
+    provider = {"name": toml_string("EtherGate"), "base_url": toml_string(base_url.rstrip("/") + "/v1"),
+                "env_key": toml_string(KEY_ENV), "wire_api": toml_string("responses")}
+    new = codex_merge(old, top, provider)
+    merged = toml_table(layout.config, new)
+    if merged and (merged.get("model_provider") != PROVIDER_ID or merged.get("model") != default_model
+                   or (merged.get("model_providers") or {}).get(PROVIDER_ID, {}).get("env_key") != KEY_ENV
+                   or (merged.get("analytics") or {}).get("enabled") is not False):
+        raise Abort(EXIT_CONFIG, "parse_error", path=layout.config, detail="the edit could not be verified")
+    changes = [Change(layout.config, new)] if new != old else []
+    env_path = layout.home / ".env"
+    env_old = read_text(env_path) or ""
+    env_new = dotenv_merge(env_old, api_key)
+    if env_new != env_old:
+        changes.append(Change(env_path, env_new, secret=True))
+    return changes, None
+
+
 MODEL_PREFIX = {"qclaw": PROVIDER_ID + "/", "openclaw": PROVIDER_ID + "/", "opencode": PROVIDER_ID + "/",
                 "aider": "openai/"}
-PLANNERS = {"hermes": plan_hermes, "qwen-code": plan_qwen_code, "opencode": plan_opencode, "aider": plan_aider}
+PLANNERS = {"hermes": plan_hermes, "qwen-code": plan_qwen_code, "opencode": plan_opencode, "aider": plan_aider,
+            "claude-code": plan_claude_code, "codex": plan_codex}
 
 
 # The command --------------------------------------------------------------------------------
@@ -1248,9 +1413,9 @@ def build_parser(locale: str) -> argparse.ArgumentParser:
     zh = locale == "zh"
     parser = argparse.ArgumentParser(
         prog="install.sh",
-        description=("为 QClaw、OpenClaw、Hermes、Qwen Code、opencode 或 aider 配置 EtherGate 提供方和 EtherGate 技能。需要 Python 3。"
+        description=("为 QClaw、OpenClaw、Hermes、Qwen Code、opencode、aider、Claude Code 或 Codex 配置 EtherGate 提供方和 EtherGate 技能。需要 Python 3。"
                      if zh else "Configure EtherGate as a provider, plus the EtherGate skill, in QClaw, OpenClaw, Hermes, "
-                                "Qwen Code, opencode or aider. Needs Python 3."),
+                                "Qwen Code, opencode, aider, Claude Code or Codex. Needs Python 3."),
         epilog=("重新运行即可轮换密钥或刷新模型：EtherGate 的配置会被替换，其他配置保持不变。"
                 if zh else "Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is preserved."))
     parser.add_argument("--target", required=True, help=" | ".join(TARGETS))
@@ -1297,8 +1462,9 @@ def install(args, env: dict) -> int:
                 raise Abort(EXIT_CONFIG, "readonly", var=var)
     layout = resolve_layout(target, args.home, env)
     tool = TOOL_NAMES[target]
-    # Qwen Code and opencode make their config directory on first use; an explicit --home must exist.
-    if not layout.home.is_dir() and (args.home or target not in ("qwen-code", "opencode")):
+    # Qwen Code and opencode make their config directory on first use (an explicit --home must exist); Claude Code
+    # and Codex read their settings on first start, so their home may be created here.
+    if not layout.home.is_dir() and target not in AGENT_CLI_TARGETS and (args.home or target not in ("qwen-code", "opencode")):
         raise Abort(EXIT_HOME, "missing_home", tool=tool, path=layout.home)
     api_key = (args.api_key or "").strip() or stored_key(layout)
     if not api_key:
@@ -1333,7 +1499,7 @@ def install(args, env: dict) -> int:
             print(say(locale, "backup", path=change.backup))
         if change.comments_lost and change.backup:
             print(say(locale, "comments_lost", path=change.path, backup=change.backup))
-    print(say(locale, f"restart_{target}"))
+    print(say(locale, f"restart_{target}", path=layout.home / ".env"))
     print(say(locale, "skill_hint"))
     return 0
 

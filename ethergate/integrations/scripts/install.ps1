@@ -3,7 +3,7 @@
 #   & ([scriptblock]::Create((irm '__ETHERGATE_PUBLIC_URL__/console/skills/ethergate-provider/install.ps1'))) `
 #     -Target qclaw -ApiKey '<your-ethergate-key>' -Locale en
 #
-# Options: -Target qclaw|openclaw|hermes|qwen-code|opencode|aider, -ApiKey KEY, -Locale en|zh, -Home DIR (the tool's real home
+# Options: -Target qclaw|openclaw|hermes|qwen-code|opencode|aider|claude-code|codex, -ApiKey KEY, -Locale en|zh, -Home DIR (the tool's real home
 # when it is not the standard one), -Model ID (default model), -DryRun, -Help.
 # Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is
 # preserved, and every changed file is backed up beside itself as <file>.bak-<timestamp>.

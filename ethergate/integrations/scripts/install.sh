@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# EtherGate provider installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode and aider.
+# EtherGate provider installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode, aider, Claude Code and Codex.
 #
 #   curl -fsSL '__ETHERGATE_PUBLIC_URL__/console/skills/ethergate-provider/install.sh' \
 #     | bash -s -- --target qclaw --api-key '<your-ethergate-key>' --locale en
 #
-# Options: --target qclaw|openclaw|hermes|qwen-code|opencode|aider, --api-key KEY, --locale en|zh, --home DIR (the tool's
+# Options: --target qclaw|openclaw|hermes|qwen-code|opencode|aider|claude-code|codex, --api-key KEY, --locale en|zh, --home DIR (the tool's
 # real home when it is not the standard one), --model ID (default model), --dry-run, --help.
 # Rerun it to rotate the key or refresh models: EtherGate's config is replaced, other config is
 # preserved, and every changed file is backed up beside itself as <file>.bak-<timestamp>.
@@ -29,6 +29,13 @@
 # - aider: model openai/<id> (when unset or already EtherGate's), openai-api-base, openai-api-key,
 #   check-update false and analytics-disable true in ~/.aider.conf.yml, edited line by line; context
 #   and output limits and prices in ~/.aider.model.metadata.json.
+# - Claude Code: the env block of $CLAUDE_CONFIG_DIR/settings.json (else ~/.claude/settings.json):
+#   ANTHROPIC_BASE_URL (the server root), ANTHROPIC_AUTH_TOKEN, ANTHROPIC_MODEL,
+#   ANTHROPIC_DEFAULT_HAIKU_MODEL, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1,
+#   CLAUDE_CODE_MAX_CONTEXT_TOKENS; hasCompletedOnboarding in ~/.claude.json.
+# - Codex: model_provider, model, model_context_window, [model_providers.ethergate] (wire_api =
+#   "responses", env_key = ETHERGATE_API_KEY) and [analytics] enabled = false in $CODEX_HOME/config.toml
+#   (else ~/.codex), edited line by line so comments stay; the key in $CODEX_HOME/.env, which Codex loads.
 # - The EtherGate skill in <home>/skills/ethergate-provider (aider: ~/.aider/skills/ethergate-provider):
 #   SKILL.md and refresh-models.sh.
 #
