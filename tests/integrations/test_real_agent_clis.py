@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from tests.integrations.conftest import agent_tool
+from tests.integrations.tools import agent_tool
 
 pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
