@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from . import anthropic, bp
-from .errors import GatewayError, model_not_found
+from .errors import model_not_found
 from .json_body import parse_json_body
 from .pipeline import named_model, serve
 
@@ -25,32 +25,11 @@ class AnthropicMessage:
         return anthropic.message_from_completion(completion, model=t.model, omit_thinking=t.omit_thinking,
                                                  usage=usage, tool_names=t.tool_names)
 
-    def events(self, charge, model, prompt_tokens: int) -> "MessageStream":
+    def events(self, charge, model, prompt_tokens: int) -> anthropic.MessageEvents:
+        """The relay's renderer: message_start goes out first, before the provider's tokens."""
         t = self.translated
-        return MessageStream(anthropic.MessageEvents(t.model, request_id=charge.request_id, input_tokens=prompt_tokens,
-                                                     omit_thinking=t.omit_thinking, tool_names=t.tool_names))
-
-
-class MessageStream:
-    """The relay's renderer for Messages events (message_start goes out first, before the provider's tokens)."""
-
-    def __init__(self, events: anthropic.MessageEvents):
-        self.events = events
-
-    def start(self) -> bytes:
-        return self.events.start()
-
-    def feed(self, chunk: dict) -> bytes:
-        return self.events.feed(chunk)
-
-    def keepalive(self, comment: str) -> bytes:
-        return self.events.keepalive()
-
-    def finish(self) -> bytes:
-        return self.events.finish()
-
-    def fail(self, error: GatewayError) -> bytes:
-        return self.events.fail(error)
+        return anthropic.MessageEvents(t.model, request_id=charge.request_id, input_tokens=prompt_tokens,
+                                       omit_thinking=t.omit_thinking, tool_names=t.tool_names)
 
 
 @bp.post("/messages")

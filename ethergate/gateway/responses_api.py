@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from . import bp, responses
-from .errors import GatewayError, model_not_found
+from .errors import model_not_found
 from .json_body import parse_json_body
 from .pipeline import named_model, serve
 
@@ -18,30 +18,9 @@ class ResponseRequest:
     def render(self, completion: dict, usage: dict) -> dict:
         return responses.response_from_completion(completion, self.translated, usage=usage)
 
-    def events(self, charge, model, prompt_tokens: int) -> "ResponseStream":
-        return ResponseStream(responses.ResponseEvents(self.translated, request_id=charge.request_id))
-
-
-class ResponseStream:
-    """The relay's renderer for Responses events (response.created goes out first, before the provider's tokens)."""
-
-    def __init__(self, events: responses.ResponseEvents):
-        self.events = events
-
-    def start(self) -> bytes:
-        return self.events.start()
-
-    def feed(self, chunk: dict) -> bytes:
-        return self.events.feed(chunk)
-
-    def keepalive(self, comment: str) -> bytes:
-        return self.events.keepalive()
-
-    def finish(self) -> bytes:
-        return self.events.finish()
-
-    def fail(self, error: GatewayError) -> bytes:
-        return self.events.fail(error)
+    def events(self, charge, model, prompt_tokens: int) -> responses.ResponseEvents:
+        """The relay's renderer: response.created goes out first, before the provider's tokens."""
+        return responses.ResponseEvents(self.translated, request_id=charge.request_id)
 
 
 @bp.post("/responses")

@@ -75,3 +75,22 @@ def sse_events(raw: bytes) -> list[tuple[str | None, dict]]:
         if data:
             events.append((name, json.loads("\n".join(data))))
     return events
+
+
+def drive(chunks, events):
+    """Feed a surface's event renderer as the relay does: dicts, then "[DONE]"; an error dict or a bare end is a cut.
+
+    Any other string is a keep-alive the relay passed on from the provider.
+    """
+    from ethergate.gateway.errors import GatewayError
+    for chunk in chunks:
+        if chunk == "[DONE]":
+            yield events.finish()
+            return
+        out = events.keepalive() if isinstance(chunk, str) else events.feed(chunk)
+        if out:
+            yield out
+        if events.ended:
+            return
+    yield events.fail(GatewayError(502, "provider_request_failed", "the provider closed the stream before it finished",
+                                   "api_error"))

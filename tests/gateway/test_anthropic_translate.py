@@ -9,10 +9,10 @@ from anthropic.types.shared import ErrorResponse
 from pydantic import TypeAdapter
 
 from ethergate.gateway.anthropic import (MessageEvents, count_tokens, error_body, message_from_completion,
-                                         message_stream, translate_messages_request)
+                                         translate_messages_request)
 from ethergate.gateway.errors import GatewayError, invalid_api_key
 from ethergate.gateway.validation import validate_chat_request
-from tests.gateway.surface_helpers import (client_reading, provider_chunk, reasoning_text_tools, relay_chunks,
+from tests.gateway.surface_helpers import (client_reading, drive, provider_chunk, reasoning_text_tools, relay_chunks,
                                            sse_events, usage)
 
 MODEL = "deepseek/deepseek-v4-flash"
@@ -233,7 +233,7 @@ def test_a_tool_loop_round_trips_through_the_sdks_own_message_param():
 
 def streamed(chunks, **kwargs) -> bytes:
     events = MessageEvents(MODEL, request_id="req_s", **kwargs)
-    return b"".join(message_stream(chunks, events))
+    return b"".join(drive(chunks, events))
 
 
 def checked_events(raw: bytes) -> list:
@@ -394,5 +394,5 @@ def test_tool_names_past_chats_64_characters_are_shortened_and_given_back():
     chunks = relay_chunks([provider_chunk({"role": "assistant", "tool_calls": [
         {"index": 0, "id": "call_l", "type": "function", "function": {"name": sent, "arguments": "{}"}}]}),
         provider_chunk({}, "tool_calls", usage())]) + ["[DONE]"]
-    raw = b"".join(message_stream(chunks, MessageEvents(MODEL, tool_names=request.tool_names)))
+    raw = b"".join(drive(chunks, MessageEvents(MODEL, tool_names=request.tool_names)))
     assert final_message(raw).content[0].name == long_name

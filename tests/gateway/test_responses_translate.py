@@ -8,10 +8,9 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from ethergate.gateway.errors import GatewayError, invalid_api_key
-from ethergate.gateway.responses import (ResponseEvents, error_body, response_from_completion, response_stream,
-                                         translate_responses_request)
+from ethergate.gateway.responses import ResponseEvents, error_body, response_from_completion, translate_responses_request
 from ethergate.gateway.validation import validate_chat_request
-from tests.gateway.surface_helpers import (client_reading, provider_chunk, reasoning_text_tools, relay_chunks,
+from tests.gateway.surface_helpers import (client_reading, drive, provider_chunk, reasoning_text_tools, relay_chunks,
                                            sse_events, usage)
 
 MODEL = "deepseek/deepseek-v4-flash"
@@ -202,7 +201,7 @@ def test_a_function_call_loop_round_trips_through_the_sdks_own_items():
 
 def streamed(chunks, body=None) -> bytes:
     request = translated(body or {"model": MODEL, "input": "hi", "tools": [SHELL], "stream": True})
-    return b"".join(response_stream(chunks, ResponseEvents(request, request_id="req_r")))
+    return b"".join(drive(chunks, ResponseEvents(request, request_id="req_r")))
 
 
 def checked_events(raw: bytes) -> list:
@@ -270,7 +269,7 @@ def test_late_tool_name_is_held_until_known_and_keepalive_is_a_comment():
                 provider_chunk({}, "tool_calls", usage())]
     events = ResponseEvents(translated({"model": MODEL, "input": "hi", "tools": [SHELL]}))
     assert events.keepalive() == b": keep-alive\n\n"
-    raw = b"".join(response_stream(relay_chunks(upstream) + ["[DONE]"], events))
+    raw = b"".join(drive(relay_chunks(upstream) + ["[DONE]"], events))
     added = [e for e in checked_events(raw) if e.type == "response.output_item.added"]
     assert len(added) == 1 and added[0].item.name == "shell"
     client, _ = client_reading("openai", 200, raw)

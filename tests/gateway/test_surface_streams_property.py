@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from ethergate.gateway.anthropic import MessageEvents, message_stream
-from ethergate.gateway.responses import ResponseEvents, response_stream, translate_responses_request
-from tests.gateway.surface_helpers import client_reading, provider_chunk, relay_chunks, sse_events, usage
+from ethergate.gateway.anthropic import MessageEvents
+from ethergate.gateway.responses import ResponseEvents, translate_responses_request
+from tests.gateway.surface_helpers import client_reading, drive, provider_chunk, relay_chunks, sse_events, usage
 
 MODEL = "deepseek/deepseek-v4-flash"
 RESPONSE_EVENT = TypeAdapter(ResponseStreamEvent)
@@ -56,7 +56,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @given(streams())
 def test_anthropic_sdk_rebuilds_any_streamed_answer(case):
     answer, chunks = case
-    raw = b"".join(message_stream(chunks + ["[DONE]"], MessageEvents(MODEL)))
+    raw = b"".join(drive(chunks + ["[DONE]"], MessageEvents(MODEL)))
     client, _ = client_reading("anthropic", 200, raw)
     with client.messages.stream(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}]) as stream:
         message = stream.get_final_message()
@@ -74,7 +74,7 @@ def test_anthropic_sdk_rebuilds_any_streamed_answer(case):
 def test_openai_sdk_rebuilds_any_streamed_answer(case):
     answer, chunks = case
     request = translate_responses_request({"model": MODEL, "input": "x", "stream": True})
-    raw = b"".join(response_stream(chunks + ["[DONE]"], ResponseEvents(request)))
+    raw = b"".join(drive(chunks + ["[DONE]"], ResponseEvents(request)))
     numbers = [RESPONSE_EVENT.validate_python(data).sequence_number for _, data in sse_events(raw)]
     assert numbers == list(range(len(numbers)))
     client, _ = client_reading("openai", 200, raw)
@@ -92,7 +92,7 @@ def test_openai_sdk_rebuilds_any_streamed_answer(case):
 def test_a_cut_at_any_point_ends_in_each_surfaces_error(case, data):
     _, chunks = case
     kept = chunks[:data.draw(st.integers(0, len(chunks) - 1))]
-    raw = b"".join(message_stream(kept, MessageEvents(MODEL)))
+    raw = b"".join(drive(kept, MessageEvents(MODEL)))
     assert sse_events(raw)[-1][0] == "error"
     client, _ = client_reading("anthropic", 200, raw)
     with pytest.raises(anthropic.APIStatusError):
@@ -100,7 +100,7 @@ def test_a_cut_at_any_point_ends_in_each_surfaces_error(case, data):
             s.get_final_message()
 
     request = translate_responses_request({"model": MODEL, "input": "x", "stream": True})
-    events = [RESPONSE_EVENT.validate_python(d) for _, d in sse_events(b"".join(response_stream(
+    events = [RESPONSE_EVENT.validate_python(d) for _, d in sse_events(b"".join(drive(
         kept, ResponseEvents(request))))]
     assert [e.type for e in events[-2:]] == ["error", "response.failed"]
     assert [e.sequence_number for e in events] == list(range(len(events)))
@@ -111,8 +111,8 @@ def test_a_cut_at_any_point_ends_in_each_surfaces_error(case, data):
                                   {"choices": [{"index": 1, "delta": {"content": "other choice"}}]}, 42])
 def test_malformed_chunks_add_nothing_and_break_nothing(junk):
     request = translate_responses_request({"model": MODEL, "input": "x", "stream": True})
-    for events, stream in ((MessageEvents(MODEL), message_stream), (ResponseEvents(request), response_stream)):
-        raw = b"".join(stream([junk, *relay_chunks([provider_chunk({"role": "assistant", "content": "ok"}),
+    for events in (MessageEvents(MODEL), ResponseEvents(request)):
+        raw = b"".join(drive([junk, *relay_chunks([provider_chunk({"role": "assistant", "content": "ok"}),
                                                     provider_chunk({}, "stop", usage())]), "[DONE]"], events))
         texts = [d["delta"]["text"] if d["type"] == "content_block_delta" else d["delta"] for _, d in sse_events(raw)
                  if d["type"] in ("content_block_delta", "response.output_text.delta")]

@@ -8,8 +8,7 @@ How the pipeline uses it:
    tool_names=...)` -> message.
 3. Streamed: `MessageEvents(model, request_id=..., input_tokens=estimate, omit_thinking=..., tool_names=...)`;
    for each relay chunk dict `feed(chunk)` -> SSE bytes, `keepalive()` for a provider comment, then
-   `finish(usage=billed)` at [DONE] or `fail(GatewayError)` on a cut. `message_stream(chunks, events)`
-   drives it from an iterable.
+   `finish(usage=billed)` at [DONE] or `fail(GatewayError)` on a cut. The relay drives it.
 4. Errors: `error_body(GatewayError, request_id)` before a stream starts, `error_event` after.
 5. /v1/messages/count_tokens: `count_tokens(body)`.
 """
@@ -17,7 +16,7 @@ from .count_tokens import count_tokens
 from .errors import error_body, error_event
 from .message import message_from_completion
 from .request import MessagesRequest, translate_messages_request
-from .stream import MessageEvents, message_stream
+from .stream import MessageEvents
 
 __all__ = ["MessageEvents", "MessagesRequest", "count_tokens", "error_body", "error_event",
-           "message_from_completion", "message_stream", "translate_messages_request"]
+           "message_from_completion", "translate_messages_request"]

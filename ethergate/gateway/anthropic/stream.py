@@ -8,7 +8,6 @@ the finish chunk, so message_delta is written at the end, by finish().
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 
 from ..errors import GatewayError
 from .errors import error_event
@@ -53,7 +52,7 @@ class MessageEvents:
                    "usage": {"input_tokens": self.input_tokens, "output_tokens": 0}}
         return encode({"type": "message_start", "message": message}) + self.keepalive()
 
-    def keepalive(self) -> bytes:
+    def keepalive(self, comment: str | None = None) -> bytes:
         return b"" if self.ended else encode({"type": "ping"})
 
     def feed(self, chunk: dict) -> bytes:
@@ -166,21 +165,3 @@ class MessageEvents:
             if call.block is None:
                 out += self._open_tool(call) + self._close()
         return out
-
-
-def message_stream(chunks: Iterable[dict | str], events: MessageEvents) -> Iterator[bytes]:
-    """Drive `events` from the relay's chunks: dicts, then "[DONE]"; an error dict or a bare end is a cut.
-
-    Any other string is a keep-alive the relay passed on from the provider.
-    """
-    for chunk in chunks:
-        if chunk == "[DONE]":
-            yield events.finish()
-            return
-        out = events.keepalive() if isinstance(chunk, str) else events.feed(chunk)
-        if out:
-            yield out
-        if events.ended:
-            return
-    yield events.fail(GatewayError(502, "provider_request_failed", "the provider closed the stream before it "
-                                                                  "finished", "api_error"))

@@ -7,8 +7,7 @@ How the pipeline uses it:
 2. Non-streamed: `response_from_completion(completion, request, usage=billed)` -> response object.
 3. Streamed: `ResponseEvents(request, request_id=...)`; `start()` as soon as the upstream answered (the
    first byte), `feed(chunk)` per relay chunk dict -> SSE bytes, `keepalive()` for a provider comment, then
-   `finish(usage=billed)` at [DONE] or `fail(GatewayError)` on a cut. `response_stream(chunks, events)`
-   drives it from an iterable.
+   `finish(usage=billed)` at [DONE] or `fail(GatewayError)` on a cut. The relay drives it.
 4. Errors before a stream starts: GatewayError.response() as on chat completions (`error_body` is its body).
 5. /v1/responses/input_tokens: `count_input_tokens(body)`.
 """
@@ -16,7 +15,7 @@ from .count_tokens import count_input_tokens
 from .errors import error_body
 from .request import ResponsesRequest, translate_responses_request
 from .response import response_from_completion
-from .stream import ResponseEvents, response_stream
+from .stream import ResponseEvents
 
 __all__ = ["ResponseEvents", "ResponsesRequest", "count_input_tokens", "error_body", "response_from_completion",
-           "response_stream", "translate_responses_request"]
+           "translate_responses_request"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
 
 from ..errors import GatewayError
 from .request import ResponsesRequest
@@ -76,7 +75,7 @@ class ResponseEvents:
         return self._event("response.created", response=response) + \
             self._event("response.in_progress", response=response)
 
-    def keepalive(self) -> bytes:
+    def keepalive(self, comment: str | None = None) -> bytes:
         return b"" if self.ended else b": keep-alive\n\n"
 
     def feed(self, chunk: dict) -> bytes:
@@ -195,21 +194,3 @@ class ResponseEvents:
             if item.index is None:
                 out += self._add(item) + (self._arguments(item, item.text) if item.text else b"") + self._close()
         return out
-
-
-def response_stream(chunks: Iterable[dict | str], events: ResponseEvents) -> Iterator[bytes]:
-    """Drive `events` from the relay's chunks: dicts, then "[DONE]"; an error dict or a bare end is a cut.
-
-    Any other string is a keep-alive the relay passed on from the provider.
-    """
-    for chunk in chunks:
-        if chunk == "[DONE]":
-            yield events.finish()
-            return
-        out = events.keepalive() if isinstance(chunk, str) else events.feed(chunk)
-        if out:
-            yield out
-        if events.ended:
-            return
-    yield events.fail(GatewayError(502, "provider_request_failed", "the provider closed the stream before it "
-                                                                  "finished", "api_error"))
