@@ -1,9 +1,13 @@
 """Where every /v1 request starts and ends: its RequestCharge, admission, response headers, errors, the log row."""
 from __future__ import annotations
 
+import json
+import re
+
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from ..catalog.snapshot import get_snapshot
 from ..observability.request_ids import request_id_from
 from . import bp
 from .admission import admit_key, rate_limit_headers
@@ -46,9 +50,30 @@ def add_headers(response):
     return response
 
 
+# The body's model field, looked for only in a refused request's first bytes: cheap, and bounded.
+MODEL_FIELD = re.compile(rb'"model"\s*:\s*("(?:[^"\\]|\\.){1,256}")')
+MODEL_PEEK_BYTES = 65536
+
+
+def name_model_before_parsing(charge) -> None:
+    """A request refused before its body was read (the per-minute limit) still logs the catalog model it named."""
+    if charge.model_id is not None or request.method != "POST":
+        return
+    found = MODEL_FIELD.search(request.stream.read(MODEL_PEEK_BYTES))
+    try:
+        name = json.loads(found.group(1)) if found else None
+    except ValueError:
+        return
+    model = get_snapshot().resolve(name.strip()) if isinstance(name, str) else None
+    if model is not None:
+        charge.model_id = model.id
+
+
 @bp.errorhandler(GatewayError)
 def gateway_error(error: GatewayError):
     charge = current_charge()
+    if error.code == "rate_limit_exceeded":
+        name_model_before_parsing(charge)
     charge.refused(error)
     return charge.surface.error_response(error, charge.request_id)
 

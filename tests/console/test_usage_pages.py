@@ -276,8 +276,16 @@ def test_requests_refused_before_routing_keep_the_model_they_named(client, owner
         "model": "qwen/qwen-plus", "temperature": 7, "messages": [{"role": "user", "content": "hi"}]})
     assert refused.status_code == 400
     assert client.get("/v1/models", headers={**auth, "X-Request-Id": "req_list"}).status_code == 200
+    limited = factories.key(owner.workspace, name="limited", rpm_limit=1)
+    limited_auth = {"Authorization": f"Bearer {limited.plaintext}"}
+    body = {"model": "qwen/qwen-plus", "messages": [{"role": "user", "content": "hi"}], "temperature": 7}
+    assert client.post("/v1/chat/completions", headers={**limited_auth, "X-Request-Id": "req_first"},
+                       json=body).status_code == 400
+    over = client.post("/v1/chat/completions", headers={**limited_auth, "X-Request-Id": "req_over_rpm"}, json=body)
+    assert over.status_code == 429 and over.get_json()["error"]["code"] == "rate_limit_exceeded"
     logged = {row.request_id: row for row in db.session.scalars(db.select(RequestLog))}
     assert logged["req_bad_temp"].model_id == "qwen/qwen-plus"
+    assert logged["req_over_rpm"].model_id == "qwen/qwen-plus"  # refused before its body was parsed
     page = text_of(client.get(usage_url(owner, model="qwen/qwen-plus")).get_data(as_text=True))
     assert "req_bad_temp" in page and "req_list" not in page
     mix = client.get(usage_url(owner)).get_data(as_text=True).split('id="model-mix"')[1].split("</table>")[0]
