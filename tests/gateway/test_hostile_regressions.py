@@ -178,3 +178,19 @@ def test_the_502_message_names_each_failed_route_once_without_exception_names(ap
     routes = failed["message"].split("unavailable right now: ", 1)[1].split(")")[0].split(", ")
     assert len(routes) == len(set(routes)) >= 1 and all(route.startswith("deepseek/") for route in routes)
     assert failed["message"].count("unavailable") == 1, failed
+
+
+@pytest.mark.parametrize("path", ["/v1/models//0", "/v1//models", "/v1/models/%00", "/v1/models/a%00b"])
+def test_doubled_slashes_and_nul_in_a_path_get_a_json_404_and_a_log_row(gateway_app, funded, tracebacks, path):
+    """Found by the property test: a doubled slash was an HTML redirect, a NUL broke the log write on PostgreSQL."""
+    from ethergate.extensions import db
+    from ethergate.usage.models import RequestLog
+
+    client = gateway_app.test_client()
+    response = client.get(path, headers={"Authorization": f"Bearer {funded.plaintext}", "X-Request-Id": "req_path"})
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["type"] == "invalid_request_error"
+    assert tracebacks.take() == []
+    with gateway_app.app_context():
+        rows = db.session.scalars(db.select(RequestLog).where(RequestLog.request_id == "req_path")).all()
+        assert len(rows) == 1 and "\x00" not in (rows[0].model_id or "") + (rows[0].error_message or "")
