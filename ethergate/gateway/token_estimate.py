@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import math
 
-from .providers.adapters import (FIXED_OVERHEAD, IMAGE_PART_TOKENS, OTHER_MEDIA_PART_TOKENS, PER_MESSAGE_OVERHEAD,
-                                 TOOLS_OVERHEAD)
+from .providers.adapters import FIXED_OVERHEAD, PER_MESSAGE_OVERHEAD, TOOLS_OVERHEAD, content_size
 
 ASCII_RATE = 0.3
 OTHER_RATE = 0.6
@@ -34,23 +33,6 @@ def _value_tokens(value: object) -> float:
     return text_tokens(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def _content_tokens(content: object) -> float:
-    if not isinstance(content, list):
-        return _value_tokens(content)
-    total = 0.0
-    for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            total += _value_tokens(part.get("text"))
-        elif kind in ("image_url", "image"):
-            total += IMAGE_PART_TOKENS
-        elif kind in ("video_url", "video", "input_audio", "audio", "file"):
-            total += OTHER_MEDIA_PART_TOKENS
-        else:
-            total += _value_tokens(part)
-    return total
-
-
 def estimate_input_tokens(messages: list, tools: list | None) -> int:
     """Estimated input tokens of chat `messages` and `tools` (see the module docstring for what it is)."""
     total = float(FIXED_OVERHEAD)
@@ -58,7 +40,7 @@ def estimate_input_tokens(messages: list, tools: list | None) -> int:
         total += PER_MESSAGE_OVERHEAD
         for key, value in message.items():
             if key != "role":
-                total += _content_tokens(value) if key == "content" else _value_tokens(value)
+                total += content_size(value, _value_tokens) if key == "content" else _value_tokens(value)
     if tools:
         total += TOOLS_OVERHEAD + _value_tokens(tools)
     return math.ceil(total)

@@ -329,20 +329,23 @@ def _utf8(value) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def _content_tokens(content) -> int:
+def content_size(content, measure=_utf8):
+    """A message's content measured part by part: text and other values by `measure`, media at a flat count.
+
+    The hold's byte bound and the count_tokens estimate differ only in `measure`."""
     if not isinstance(content, list):
-        return _utf8(content)
+        return measure(content)
     total = 0
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            total += _utf8(part.get("text"))
+            total += measure(part.get("text"))
         elif kind in ("image_url", "image"):
             total += IMAGE_PART_TOKENS
         elif kind in ("video_url", "video", "input_audio", "audio", "file"):
             total += OTHER_MEDIA_PART_TOKENS
         else:
-            total += _utf8(part)
+            total += measure(part)
     return total
 
 
@@ -364,7 +367,7 @@ def estimate_prompt_tokens(messages: list, tools: list | None) -> int:
             total += _utf8(message)
             continue
         for key, value in message.items():
-            total += _content_tokens(value) if key == "content" else _utf8(value)
+            total += content_size(value) if key == "content" else _utf8(value)
     if tools:
         total += TOOLS_OVERHEAD + _utf8(tools)
     return total
