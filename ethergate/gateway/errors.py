@@ -56,3 +56,12 @@ def model_not_found(model: str) -> GatewayError:
 
 def provider_failed(message: str, provider: str | None) -> GatewayError:
     return GatewayError(502, "provider_request_failed", message, "api_error", provider=provider)
+
+
+def relayed_error(chunk: dict) -> GatewayError | None:
+    """The error an error chunk from the relay carries (a stream cut after it started), else None."""
+    if not chunk.get("error") or chunk.get("choices"):
+        return None
+    detail = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+    return GatewayError(502, detail.get("code") or "provider_request_failed",
+                        detail.get("message") or "the provider failed", "api_error", provider=detail.get("provider"))

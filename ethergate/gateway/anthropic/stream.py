@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import GatewayError
+from ..errors import GatewayError, relayed_error
 from .errors import error_event
 from .message import anthropic_usage, message_id, stop_reason
 from .signature import thinking_signature
@@ -58,11 +58,9 @@ class MessageEvents:
     def feed(self, chunk: dict) -> bytes:
         if self.ended or not isinstance(chunk, dict):
             return b""
-        if chunk.get("error") and not chunk.get("choices"):
-            detail = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            return self.fail(GatewayError(502, detail.get("code") or "provider_request_failed",
-                                          detail.get("message") or "the provider failed", "api_error",
-                                          provider=detail.get("provider")))
+        error = relayed_error(chunk)
+        if error is not None:
+            return self.fail(error)
         out = self.start(chunk.get("id"))
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
