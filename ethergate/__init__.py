@@ -72,20 +72,8 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     console.init_app(app)
     from . import support
-    from .accounts import audit_views
     support.init_app(app)  # staff only; hides /support from everyone else before CSRF can answer
-    app.register_blueprint(audit_views.bp)
-    from .billing import views as billing_views
-    from .integrations import views_console as integrations_console
-    from .keys import views as keys_views
-    app.register_blueprint(keys_views.bp)
-    app.register_blueprint(billing_views.bp)
-    integrations_console.init_app(app)
     from . import docs, status_page
-    from .catalog import views as catalog_views
-    from .usage import views as usage_views
-    app.register_blueprint(usage_views.bp)
-    app.register_blueprint(catalog_views.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(status_page.bp)
     security.init_app(app)

@@ -1,7 +1,8 @@
-"""The developer console: sign-up and sign-in, workspaces, members, the dashboard, and the site pages.
+"""The developer console: every HTML page, composed over the domain packages (which hold no views).
 
-Blueprints: `site` ("/", "/language"), `auth` ("/signup", "/login", "/logout") and `console`
-("/console/...", workspace pages under "/console/w/<slug>/").
+Blueprints: `site` ("/", "/language"), `auth` ("/signup", "/login", "/logout"), `console`
+("/console/...", workspace pages under "/console/w/<slug>/"), and one per page area, named as before the
+pages lived here: `keys`, `billing` (Credits), `usage`, `audit`, `catalog` ("/models") and `integrations`.
 
 Building a console page on top of this (keys, credits, usage, ...):
 
@@ -34,6 +35,7 @@ htmx_extension = Htmx()
 
 def init_app(app: Flask) -> None:
     from . import account, alerts, auth, dashboard, members, playground, recovery, site, workspaces  # noqa: F401  (routes)
+    from . import audit, catalog, credits, integrations, keys, usage
 
     htmx_extension.init_app(app)
     formats.init_app(app)
@@ -43,6 +45,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(bp)
+    for page in (audit, keys, credits, usage, catalog):
+        app.register_blueprint(page.bp)
+    integrations.init_app(app)
     app.url_defaults(inject_workspace_slug)
     app.context_processor(template_context)
     app.after_request(show_errors_as_pages)

@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..console.access import workspace_view
-from ..console.forms import role_label
-from ..console.htmx import private_page
-from ..console.nav import NavItem, add_console_item
-from ..console.rendering import render
+from ..accounts.models import AuditEvent, Membership, User, Workspace
 from ..extensions import db
 from ..i18n import format_money
-from .models import AuditEvent, Membership, User, Workspace
+from .access import workspace_view
+from .forms import role_label
+from .htmx import private_page
+from .nav import NavItem, add_console_item
+from .rendering import render
 
 PER_PAGE = 50
 EVERY_WORKSPACE = object()

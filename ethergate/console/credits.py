@@ -19,18 +19,18 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from ..console import htmx
-from ..console.access import workspace_view
-from ..console.rendering import oob_flash, render, render_block
+from ..billing import topups
+from ..billing.export import ledger_csv as ledger_csv_rows
+from ..billing.ledger import account_state
+from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
 from ..extensions import db
 from ..i18n import format_money
 from ..security import CONTENT_SECURITY_POLICY, login_throttle
 from ..timeutil import utcnow
-from . import topups
-from .export import ledger_csv as ledger_csv_rows
-from .forms import CheckoutForm, RedeemForm
-from .ledger import account_state
-from .models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
+from . import htmx
+from .access import workspace_view
+from .credit_forms import CheckoutForm, RedeemForm
+from .rendering import oob_flash, render, render_block
 
 bp = Blueprint("billing", __name__, url_prefix="/console/w/<slug>/credits")
 

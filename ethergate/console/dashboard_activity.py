@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from ..billing.reports import spend_by_model, usage_totals
 from ..i18n import format_money, format_number
 from ..timeutil import utcnow
-from ..usage import activity, charts
+from ..usage import activity
+from . import charts
 
 BURN_DAYS = 7
 

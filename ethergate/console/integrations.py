@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, request
 
-from ..console.access import workspace_view
-from ..console.rendering import render
 from ..extensions import db
 from ..i18n import current_language
 from ..keys.services import list_keys
 from ..timeutil import utcnow
+from .access import workspace_view
+from .rendering import render
 
 RULE = "/console/w/<slug>/integrations"
 

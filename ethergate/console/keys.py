@@ -13,17 +13,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..accounts.models import User
-from ..console import htmx
-from ..console.access import can, workspace_view
-from ..console.formats import when
-from ..console.rendering import oob_flash, render, render_block, render_component
 from ..extensions import db
-from ..timeutil import utcnow
-from .activity import PERIODS, key_activity, month_spend, period
-from .forms import KeyForm, key_form
-from .models import ApiKey
-from .services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
+from ..keys.activity import PERIODS, key_activity, month_spend, period
+from ..keys.models import ApiKey
+from ..keys.services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
                        update_key)
+from ..timeutil import utcnow
+from . import htmx
+from .access import can, workspace_view
+from .formats import when
+from .key_forms import KeyForm, key_form
+from .rendering import oob_flash, render, render_block, render_component
 
 bp = Blueprint("keys", __name__, url_prefix="/console/w/<slug>/keys")
 

@@ -9,7 +9,7 @@ import pytest
 
 from ethergate.catalog import signals as signals_module
 from ethergate.catalog.snapshot import get_snapshot
-from ethergate.catalog.views import model_row
+from ethergate.console.catalog import model_row
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
 from ethergate.usage.models import RequestLog
@@ -48,9 +48,9 @@ def test_default_is_by_id_and_context_sorts_biggest_first(client):
 
 @pytest.mark.parametrize("hour", [2, 12])
 def test_price_sort_uses_the_price_that_applies_now(client, app, monkeypatch, hour):
-    from ethergate.catalog import views
+    from ethergate.console import catalog as catalog_page
     at = datetime(2026, 12, 7, hour, 30)
-    monkeypatch.setattr(views, "utcnow", lambda: at)
+    monkeypatch.setattr(catalog_page, "utcnow", lambda: at)
     snapshot = get_snapshot()
     with app.test_request_context():
         now = {m.id: model_row(m, snapshot, at).price_now for m in snapshot.models.values()}
