@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from ..billing import topups
-from ..billing.export import ledger_csv as ledger_csv_rows
 from ..billing.ledger import account_state
 from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
 from ..extensions import db
 from ..i18n import format_money
 from ..security import CONTENT_SECURITY_POLICY, login_throttle
 from ..timeutil import utcnow
+from ..usage.ledger_csv import ledger_csv as ledger_csv_rows
 from . import htmx
 from .access import workspace_view
 from .credit_forms import CheckoutForm, RedeemForm

@@ -14,11 +14,11 @@ from flask_login import current_user
 
 from ..accounts.models import User
 from ..extensions import db
-from ..keys.activity import PERIODS, key_activity, month_spend, period
 from ..keys.models import ApiKey
 from ..keys.services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
                        update_key)
 from ..timeutil import utcnow
+from ..usage.key_activity import PERIODS, key_activity, month_spend, period
 from . import htmx
 from .access import can, workspace_view
 from .formats import when

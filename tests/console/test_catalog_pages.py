@@ -8,8 +8,8 @@ from html import unescape
 import pytest
 from sqlalchemy import text
 
-from ethergate.catalog import signals as signals_module
-from ethergate.catalog.signals import compute_signals, percentile
+from ethergate.usage import route_signals as signals_module
+from ethergate.usage.route_signals import compute_signals, percentile
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
 from ethergate.usage.models import RequestLog

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ethergate.catalog import signals as signals_module
+from ethergate.usage import route_signals as signals_module
 from ethergate.catalog.snapshot import get_snapshot
 from ethergate.console.catalog import model_row
 from ethergate.extensions import db
