@@ -24,7 +24,7 @@ from ..accounts.models import Workspace
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ApiKey
-from .services import KEY_PREFIX, KEY_RANDOM_CHARS, digest_key
+from .tokens import KEY_PREFIX, KEY_RANDOM_CHARS, digest_key
 
 log = logging.getLogger(__name__)
 
