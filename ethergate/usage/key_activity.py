@@ -10,9 +10,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select
 
+from ..billing.models import KeySpend
 from ..database import unit_of_work
 from ..extensions import db
-from ..keys.models import KeySpend
 from ..timeutil import month_key, utcnow
 from .models import RequestLog
 from .spend import spend_by_day, spend_by_model, tokens_by_day, usage_totals
