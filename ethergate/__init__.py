@@ -49,9 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_sqlite(db.engine)
 
-    from . import cli, errors, health, integrations
-    from .billing import webhooks
+    from . import cli, errors, health
     from .gateway import bp as gateway_bp
+    from .gateway import stripe_webhook
     # Routes and hooks on the /v1 blueprint.
     from .gateway import chat, lifecycle, messages, models_api, receipts, responses_api  # noqa: F401
     from .gateway import status
@@ -59,8 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(gateway_bp)
-    app.register_blueprint(integrations.bp)
-    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(stripe_webhook.bp)
     errors.register(app)
     cli.register(app)
     from . import observability
