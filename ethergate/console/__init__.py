@@ -21,15 +21,15 @@ Building a console page on top of this (keys, credits, usage, ...):
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, request
+from flask import Flask, g, request
 from flask_login import current_user
 from htmx_flask import Htmx
 
 from ..extensions import login_manager
 from . import formats, htmx, nav
 from .access import can, inject_workspace_slug
+from .blueprint import bp
 
-bp = Blueprint("console", __name__, url_prefix="/console")
 htmx_extension = Htmx()
 
 
@@ -51,14 +51,6 @@ def init_app(app: Flask) -> None:
     app.url_defaults(inject_workspace_slug)
     app.context_processor(template_context)
     app.after_request(show_errors_as_pages)
-
-
-@bp.after_request
-def private_page(response):
-    # Console pages show balances and members; keep them out of shared and back/forward caches.
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.vary.add("HX-Request")
-    return response
 
 
 def show_errors_as_pages(response):

@@ -1,7 +1,7 @@
 """The account page: email (verify, change), password, two-factor sign-in, and signed-in sessions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, url_for
+from flask import Blueprint, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -208,12 +208,3 @@ def end_other_sessions():
     flash(ngettext("%(num)s other session was signed out.", "%(num)s other sessions were signed out.", ended),
           "success")
     return htmx.redirect(url_for("account.index"))
-
-
-def two_factor_required(workspace: Workspace):
-    """What a member without two-factor sees on a workspace whose owner requires it."""
-    g.workspace = None
-    return render("account/two_factor_required.html", status=403, workspace=workspace)
-
-
-

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 
 from ..alerts import webhooks
 from ..extensions import db
-from . import bp, htmx
+from . import htmx
 from .access import workspace_view
+from .blueprint import bp
 from .forms import WebhookForm
 from .rendering import render_component
 

@@ -13,8 +13,8 @@ from ..extensions import db
 from ..keys.models import ApiKey
 from ..timeutil import utcnow
 from ..usage.spend import spend_by_model, usage_totals
-from . import bp
 from .access import workspace_view
+from .blueprint import bp
 from .dashboard_activity import workspace_activity
 from .rendering import render
 from .snippets import LANGUAGES, example_model, snippets

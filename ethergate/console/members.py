@@ -14,8 +14,9 @@ from .. import mail
 from ..accounts.services import find_user
 from ..i18n import current_language
 from ..timeutil import utcnow
-from . import bp, htmx
+from . import htmx
 from .access import workspace_view
+from .blueprint import bp
 from .forms import InviteForm, RoleForm
 from .links import public_url
 from .rendering import render, render_component

@@ -22,8 +22,9 @@ from ..catalog.snapshot import get_snapshot
 from ..keys.auth import CONSOLE_KEY_ENVIRON
 from ..keys.services import playground_key
 from ..usage.reports import find_request
-from . import bp, nav
+from . import nav
 from .access import workspace_view
+from .blueprint import bp
 from .rendering import render, render_component
 from .snippets import LANGUAGES, example_model, request_snippets
 

@@ -5,7 +5,7 @@ from flask import request
 
 from .. import mail
 from ..console.rendering import render
-from . import bp
+from .blueprint import bp
 
 PAGE_SIZE = 50
 

@@ -11,7 +11,7 @@ from ..console.rendering import render
 from ..gateway.status import gather_status
 from ..incidents.services import IncidentError, open_incident, recent_incidents, resolve_incident
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 from .forms import IncidentForm, ResolveForm
 
 

@@ -14,7 +14,7 @@ from ..console.audit import EVERY_WORKSPACE, action_label, audit_page, page_link
 from ..console.rendering import render, render_component
 from ..i18n import format_money
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 from .forms import AdjustmentForm, CodeForm
 from .queries import request_trace, search, workspace_by_slug, workspace_overview
 
