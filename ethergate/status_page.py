@@ -15,10 +15,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .console import nav
 from .console.charts import percent
-from .console.formats import when
-from .console.rendering import render
+from .console.shell import nav
+from .console.shell.formats import when
+from .console.shell.rendering import render
 from .gateway.status import gather_status
 from .timeutil import utcnow
 

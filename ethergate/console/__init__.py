@@ -6,16 +6,16 @@ pages lived here: `keys`, `billing` (Credits), `usage`, `audit`, `catalog` ("/mo
 
 Building a console page on top of this (keys, credits, usage, ...):
 
-* URL `/console/w/<slug>/<area>/...`, view wrapped in `access.workspace_view(min_role=...)`; look up
+* URL `/console/w/<slug>/<area>/...`, view wrapped in `shell.access.workspace_view(min_role=...)`; look up
   every ID inside `g.workspace` and answer 404 when it is not there;
 * template extends "console/layout.html" and fills `{% block content %}`; swappable regions are
-  blocks named after their DOM id, rendered with `rendering.render()` (page or fragment);
+  blocks named after their DOM id, rendered with `shell.rendering.render()` (page or fragment);
   small self-targeting widgets live in templates/components/ and come back via `render_component()`;
 * responses that change the session or need a real reload use `htmx.redirect()` / `htmx.refresh()`;
 * forms are Flask-WTF forms rendered with templates/_macros/forms.html; CSRF is automatic;
 * strings are marked for translation (see ethergate.i18n); money uses the `money` template filter
-  (`money_exact` in receipts and the ledger), times the `when` filter (see console.formats);
-* the nav entry is in `nav.CONSOLE_NAV` and appears once the endpoint exists;
+  (`money_exact` in receipts and the ledger), times the `when` filter (see shell.formats);
+* the nav entry is in `shell.nav.CONSOLE_NAV` and appears once the endpoint exists;
 * tests use the fixtures of tests/console/conftest.py: `client` (its `submit()` and `htmx_post()`
   send the CSRF token read from a page), `auth` (signup/login/logout), `owner`, `join`.
 """
@@ -26,9 +26,9 @@ from flask_login import current_user
 from htmx_flask import Htmx
 
 from ..extensions import login_manager
-from . import formats, htmx, nav
-from .access import can, inject_workspace_slug
 from .blueprint import bp
+from .shell import formats, htmx, nav
+from .shell.access import can, inject_workspace_slug
 
 htmx_extension = Htmx()
 

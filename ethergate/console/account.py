@@ -14,11 +14,11 @@ from ..accounts.models import Membership, Workspace
 from ..accounts.services import AccountError, record_audit
 from ..extensions import db
 from ..i18n import current_language
-from . import htmx
 from .auth import current_session_key, flash_verification, send_verification
 from .forms import ChangeEmailForm, ChangePasswordForm, DisableTwoFactorForm, EnableTwoFactorForm
-from .links import public_url
-from .rendering import render
+from .shell import htmx
+from .shell.links import public_url
+from .shell.rendering import render
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 
 from ..alerts import webhooks
 from ..extensions import db
-from . import htmx
-from .access import workspace_view
 from .blueprint import bp
 from .forms import WebhookForm
-from .rendering import render_component
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import render_component
 
 
 def webhook_context(form: WebhookForm | None = None, **extra) -> dict:

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from ..accounts.models import AuditEvent, Membership, User, Workspace
 from ..extensions import db
 from ..i18n import format_money
-from .access import workspace_view
 from .forms import role_label
-from .htmx import private_page
-from .nav import NavItem, add_console_item
-from .rendering import render
+from .shell.access import workspace_view
+from .shell.htmx import private_page
+from .shell.nav import NavItem, add_console_item
+from .shell.rendering import render
 
 PER_PAGE = 50
 EVERY_WORKSPACE = object()

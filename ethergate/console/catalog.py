@@ -20,7 +20,7 @@ from ..i18n import format_number
 from ..timeutil import utcnow
 from ..usage.route_signals import MIN_GENERATION_MS, SAMPLE_LIMIT, mean_latency_by_model, signals_for
 from . import charts
-from .rendering import render
+from .shell.rendering import render
 from .snippets import LANGUAGES, snippets
 
 bp = Blueprint("catalog", __name__)

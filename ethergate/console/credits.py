@@ -27,10 +27,10 @@ from ..i18n import format_money
 from ..security import CONTENT_SECURITY_POLICY, login_throttle
 from ..timeutil import utcnow
 from ..usage.ledger_csv import ledger_csv as ledger_csv_rows
-from . import htmx
-from .access import workspace_view
 from .credit_forms import CheckoutForm, RedeemForm
-from .rendering import oob_flash, render, render_block
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import oob_flash, render, render_block
 
 bp = Blueprint("billing", __name__, url_prefix="/console/w/<slug>/credits")
 

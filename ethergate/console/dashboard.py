@@ -13,10 +13,10 @@ from ..extensions import db
 from ..keys.models import ApiKey
 from ..timeutil import utcnow
 from ..usage.spend import spend_by_model, usage_totals
-from .access import workspace_view
 from .blueprint import bp
 from .dashboard_activity import workspace_activity
-from .rendering import render
+from .shell.access import workspace_view
+from .shell.rendering import render
 from .snippets import LANGUAGES, example_model, snippets
 
 

@@ -15,8 +15,8 @@ from ..integrations import integration_commands
 from ..integrations.install_scripts import render_script
 from ..keys.services import list_keys
 from ..timeutil import utcnow
-from .access import workspace_view
-from .rendering import render
+from .shell.access import workspace_view
+from .shell.rendering import render
 
 bp = Blueprint("integrations", __name__, url_prefix="/console/skills")
 bp.add_app_template_global(integration_commands)

@@ -19,11 +19,11 @@ from ..keys.services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get
                        update_key)
 from ..timeutil import utcnow
 from ..usage.key_activity import PERIODS, key_activity, month_spend, period
-from . import htmx
-from .access import can, workspace_view
-from .formats import when
 from .key_forms import KeyForm, key_form
-from .rendering import oob_flash, render, render_block, render_component
+from .shell import htmx
+from .shell.access import can, workspace_view
+from .shell.formats import when
+from .shell.rendering import oob_flash, render, render_block, render_component
 
 bp = Blueprint("keys", __name__, url_prefix="/console/w/<slug>/keys")
 

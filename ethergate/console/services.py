@@ -22,7 +22,7 @@ from ..accounts.services import (AccountError, check_role, create_user, create_w
 from ..billing.credit_accounts import open_account
 from ..extensions import db
 from ..timeutil import utcnow
-from .access import role_at_least
+from .shell.access import role_at_least
 
 
 class MemberError(AccountError):

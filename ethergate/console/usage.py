@@ -24,10 +24,11 @@ from ..observability.request_ids import SANE_REQUEST_ID
 from ..timeutil import utcnow
 from ..usage import reports
 from ..usage.reports import UsageFilter
-from . import charts, htmx
-from .access import workspace_view
+from . import charts
 from .credits import ENTRY_KINDS
-from .rendering import render
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import render
 
 bp = Blueprint("usage", __name__, url_prefix="/console/w/<slug>/usage")
 PRESETS = ((2, _l("48 hours")), (7, _l("7 days")), (30, _l("30 days")), (90, _l("90 days")))

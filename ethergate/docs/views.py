@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app
 from ..billing.topups import payment_provider
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
-from ..console.rendering import render
+from ..console.shell.rendering import render
 from ..console.snippets import LANGUAGES, example_model, snippets
 from ..integrations import integration_commands
 from . import samples

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 
 from .. import mail
-from ..console.rendering import render
+from ..console.shell.rendering import render
 from .blueprint import bp
 
 PAGE_SIZE = 50

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..console.charts import percent
-from ..console.rendering import render
+from ..console.shell.rendering import render
 from ..gateway.status import gather_status
 from ..incidents.services import IncidentError, open_incident, recent_incidents, resolve_incident
 from ..timeutil import utcnow

@@ -9,9 +9,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..billing import ledger, topups
-from ..console import htmx
 from ..console.audit import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
-from ..console.rendering import render, render_component
+from ..console.shell import htmx
+from ..console.shell.rendering import render, render_component
 from ..i18n import format_money
 from ..timeutil import utcnow
 from .blueprint import bp

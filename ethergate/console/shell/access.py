@@ -29,9 +29,9 @@ from functools import wraps
 from flask import abort, current_app, g, session
 from flask_login import current_user, login_required
 
-from ..accounts.models import ROLES, Workspace
-from ..accounts.services import membership, workspace_by_slug
-from ..extensions import db
+from ...accounts.models import ROLES, Workspace
+from ...accounts.services import membership, workspace_by_slug
+from ...extensions import db
 from .rendering import render
 
 RANK = {"member": 1, "admin": 2, "owner": 3}
