@@ -51,10 +51,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import cli, errors, health
     from .gateway import bp as gateway_bp
-    from .gateway import stripe_webhook
     # Routes and hooks on the /v1 blueprint.
     from .gateway import chat, lifecycle, messages, models_api, receipts, responses_api  # noqa: F401
-    from .gateway import status
+    from .gateway import status, stripe_webhook
 
     app.register_blueprint(health.bp)
     app.register_blueprint(status.bp)
