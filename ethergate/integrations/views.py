@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Response, current_app
 
 from . import bp
+from .installer.assemble import assembled_source
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ENGINE_END = "__ETHERGATE_ENGINE_END__"
@@ -40,7 +41,7 @@ def _rendered(name: str) -> str:
 
 def render_script(name: str, base_url: str) -> str:
     """install.sh or install.ps1 with the public URL and the merge engine filled in."""
-    engine = (SCRIPTS / "ethergate_provider.py").read_text(encoding="utf-8")
+    engine = assembled_source()
     template = (SCRIPTS / name).read_text(encoding="utf-8")
     lines = engine.splitlines()
     # The engine is embedded verbatim in a heredoc (bash) and a here-string (PowerShell).
