@@ -26,7 +26,7 @@ from ..extensions import db
 from ..i18n import format_money
 from ..security import CONTENT_SECURITY_POLICY, login_throttle
 from ..timeutil import utcnow
-from . import topups
+from . import codes, stripe_checkout, topup_errors
 from .export import ledger_csv as ledger_csv_rows
 from .forms import CheckoutForm, RedeemForm
 from .ledger import account_state
@@ -46,7 +46,7 @@ ENTRY_KINDS = {"topup": _l("card top-up"), "grant": _l("grant"), "redemption": _
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")
-    if topups.payment_provider(current_app) is not None and response.mimetype == "text/html":
+    if stripe_checkout.payment_provider(current_app) is not None and response.mimetype == "text/html":
         # Without JavaScript the checkout form is answered by a redirect to Stripe, which form-action must allow.
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", f"form-action 'self' {STRIPE_CHECKOUT_ORIGIN}")
@@ -115,7 +115,7 @@ def _context(redeem_form: RedeemForm | None = None, checkout_form: CheckoutForm 
             "ledger": ledger_page(g.workspace.id, request.args.get("page", 1, type=int)),
             "redeem_form": redeem_form or RedeemForm(formdata=None),
             "checkout_form": checkout_form or CheckoutForm(formdata=None),
-            "payments_enabled": topups.payment_provider(current_app) is not None,
+            "payments_enabled": stripe_checkout.payment_provider(current_app) is not None,
             "credits_contact": current_app.config.get("CREDITS_CONTACT"), **extra}
 
 
@@ -155,8 +155,8 @@ def redeem():
             status = 422 if htmx.target() == "credit_redeem" else 429
         else:
             try:
-                entry = topups.redeem_code(g.workspace.id, form.code.data, _user())
-            except topups.TopupError as exc:
+                entry = codes.redeem_code(g.workspace.id, form.code.data, _user())
+            except topup_errors.TopupError as exc:
                 login_throttle().store.add(_throttle_key(), REDEEM_WINDOW_SECONDS)
                 form.code.errors.append(_redeem_error(exc))
             else:
@@ -174,13 +174,13 @@ def redeem():
     return render("billing/credits.html", status=status, **_context(redeem_form=form))
 
 
-def _redeem_error(exc: topups.TopupError) -> str:
-    if isinstance(exc, topups.CodeAlreadyRedeemed):
+def _redeem_error(exc: topup_errors.TopupError) -> str:
+    if isinstance(exc, codes.CodeAlreadyRedeemed):
         return _("This code was already redeemed by this workspace.") if exc.by_this_workspace \
             else _("This code has already been redeemed.")
-    if isinstance(exc, topups.CodeExpired):
+    if isinstance(exc, codes.CodeExpired):
         return _("This code expired on %(when)s UTC.", when=exc.expires_at.strftime("%Y-%m-%d %H:%M"))
-    if isinstance(exc, topups.UnknownCode):
+    if isinstance(exc, codes.UnknownCode):
         return _("This redemption code is not valid. Check it and try again.")
     return str(exc)
 
@@ -188,7 +188,7 @@ def _redeem_error(exc: topups.TopupError) -> str:
 @bp.post("/checkout")
 @workspace_view(min_role="admin")
 def checkout():
-    provider = topups.payment_provider(current_app)
+    provider = stripe_checkout.payment_provider(current_app)
     if provider is None:
         abort(404)
     form = CheckoutForm()
@@ -199,9 +199,9 @@ def checkout():
         cancel_url = base + url_for("billing.checkout_cancel")
         try:
             session = provider.start_checkout(g.workspace, form.amount_micro, _user(), success_url, cancel_url)
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.amount.errors.append(_("The payment could not be started. Please try again later.")
-                                      if isinstance(exc, topups.PaymentError)
+                                      if isinstance(exc, stripe_checkout.PaymentError)
                                       else _("Enter an amount with at most 2 decimal places."))
         else:
             return htmx.redirect(session.url)

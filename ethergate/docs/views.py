@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, current_app
 
-from ..billing.topups import payment_provider
+from ..billing.stripe_checkout import payment_provider
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..console.rendering import render

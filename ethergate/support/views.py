@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..accounts.audit_views import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
-from ..billing import ledger, topups
+from ..billing import codes, grants, ledger, topup_errors
 from ..console import htmx
 from ..console.rendering import render, render_component
 from ..i18n import format_money
@@ -71,13 +71,13 @@ def workspace(workspace_slug: str):
 
 @bp.post("/workspaces/<workspace_slug>/adjust")
 def adjust(workspace_slug: str):
-    """A signed correction of the balance; `topups.adjust` writes the entry and its audit row together."""
+    """A signed correction of the balance; `grants.adjust` writes the entry and its audit row together."""
     workspace = _workspace_or_404(workspace_slug)
     form = AdjustmentForm()
     status = 422
     if form.validate_on_submit():
         try:
-            entry = topups.adjust(workspace.id, form.amount_micro, staff_user(), form.note.data,
+            entry = grants.adjust(workspace.id, form.amount_micro, staff_user(), form.note.data,
                                   idempotency_key=form.submission.data or None)
         except ledger.InsufficientCredits as short:
             form.amount.errors.append(_(
@@ -88,7 +88,7 @@ def adjust(workspace_slug: str):
         except ledger.IdempotencyConflict:
             status = 409
             form.form_errors.append(_("This form was already used for another adjustment. Reload the page."))
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.form_errors.append(str(exc))
         else:
             if entry.replayed:
@@ -117,15 +117,15 @@ def new_code():
 
 @bp.post("/codes")
 def create_code():
-    """Shows the code once; only its digest is stored. `topups.create_code` audits `code.created`."""
+    """Shows the code once; only its digest is stored. `codes.create_code` audits `code.created`."""
     form = CodeForm()
     if form.validate_on_submit():
         days = form.expires_in_days.data
         expires_at = utcnow() + timedelta(days=days) if days else None
         try:
-            code, plaintext = topups.create_code(form.amount_micro, note=form.note.data, created_by=staff_user(),
+            code, plaintext = codes.create_code(form.amount_micro, note=form.note.data, created_by=staff_user(),
                                                  expires_at=expires_at, description=form.description.data)
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.form_errors.append(str(exc))
         else:
             return code_widget(created=code, plaintext=plaintext)
