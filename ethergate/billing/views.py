@@ -19,12 +19,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
+from ..accounts.throttle import login_throttle
 from ..console import htmx
 from ..console.access import workspace_view
 from ..console.rendering import oob_flash, render, render_block
 from ..extensions import db
 from ..i18n import format_money
-from ..security import CONTENT_SECURITY_POLICY, login_throttle
+from ..security import CONTENT_SECURITY_POLICY
 from ..timeutil import utcnow
 from . import codes, stripe_checkout, topup_errors
 from .export import ledger_csv as ledger_csv_rows

@@ -19,7 +19,7 @@ from ..accounts.services import AccountError, find_user
 from ..extensions import db, login_manager
 from ..i18n import SESSION_KEY as LOCALE_KEY
 from ..i18n import current_language
-from ..security import login_throttle, minutes
+from ..accounts.throttle import login_throttle, minutes
 from . import htmx
 from .forms import LoginForm, SignupForm, TwoFactorForm
 from .links import public_url

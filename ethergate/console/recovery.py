@@ -14,7 +14,7 @@ from .. import mail
 from ..accounts import credentials, tokens
 from ..accounts.services import AccountError, find_user
 from ..i18n import current_language
-from ..security import minutes, reset_throttle
+from ..accounts.throttle import minutes, reset_throttle
 from . import htmx
 from .auth import bp, current_session_key
 from .forms import ForgotPasswordForm, ResetPasswordForm
