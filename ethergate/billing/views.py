@@ -13,7 +13,6 @@ from datetime import timedelta
 from flask import (Blueprint, Response, abort, current_app, flash, g, make_response, request, stream_with_context,
                    url_for)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -39,8 +38,6 @@ PAGE_SIZE = 25
 REDEEM_WINDOW_SECONDS = 3600
 POLL_FOR = timedelta(minutes=30)
 STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
-ENTRY_KINDS = {"topup": _l("card top-up"), "grant": _l("grant"), "redemption": _l("redemption code"),
-               "usage": _l("usage"), "refund": _l("refund"), "adjustment": _l("adjustment")}
 
 
 @bp.after_request
@@ -52,11 +49,6 @@ def private_page(response):
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", f"form-action 'self' {STRIPE_CHECKOUT_ORIGIN}")
     return response
-
-
-@bp.context_processor
-def billing_helpers() -> dict:
-    return {"entry_kind_label": lambda kind: ENTRY_KINDS.get(kind, kind)}
 
 
 @bp.app_template_global("usage_request_url")

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..accounts.audit_views import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
@@ -17,19 +16,6 @@ from ..timeutil import utcnow
 from . import bp
 from .forms import AdjustmentForm, CodeForm
 from .queries import request_trace, search, workspace_by_slug, workspace_overview
-
-KEY_STATUS = {"active": _l("active"), "rotating": _l("rotating"), "expired": _l("expired"), "revoked": _l("revoked")}
-HOLD_STATUS = {"pending": _l("pending"), "captured": _l("captured"), "voided": _l("voided"),
-               "expired": _l("expired")}
-ENTRY_KINDS = {"topup": _l("top-up"), "grant": _l("grant"), "redemption": _l("redemption"), "usage": _l("usage"),
-               "refund": _l("refund"), "adjustment": _l("adjustment")}
-
-
-@bp.context_processor
-def labels() -> dict:
-    return {"key_status_label": lambda status: KEY_STATUS.get(status, status),
-            "hold_status_label": lambda status: HOLD_STATUS.get(status, status),
-            "entry_kind_label": lambda kind: ENTRY_KINDS.get(kind, kind)}
 
 
 def staff_user():

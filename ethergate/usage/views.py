@@ -17,7 +17,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..billing.views import ENTRY_KINDS
 from ..catalog.snapshot import get_snapshot
 from ..console import htmx
 from ..console.access import workspace_view
@@ -37,7 +36,6 @@ CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model"
                "cancelled", "latency_ms", "ttft_ms", "api_surface")
 # Spreadsheets run cells starting with these as formulas; request IDs and error text come from clients.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-KEY_STATES = {"rotating": _l("rotating, still valid"), "revoked": _l("revoked"), "expired": _l("expired")}
 WIDE_CHART = 960  # the requests chart spans the page on wide screens; a wider canvas keeps its text small
 
 
@@ -195,8 +193,7 @@ def _context(filters: Filters) -> dict:
     presets = [(label, filters.args(**{"from": (today - timedelta(days=days - 1)).isoformat(),
                                        "to": today.isoformat(), "page": None})) for days, label in PRESETS]
     return dict(filters=filters, usage=usage, keys=reports.workspace_keys(usage.workspace_id), models=models,
-                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale),
-                key_states=KEY_STATES)
+                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale))
 
 
 @bp.get("/")
@@ -274,7 +271,7 @@ def request_detail(request_id: str):
     entries = reports.ledger_entries(g.workspace.id, log)
     snapshot = get_snapshot()
     return render("usage/request.html", log=log, others=[row for row in found if row.id != log.id], key=key,
-                  entries=entries, kind_label=lambda kind: ENTRY_KINDS.get(kind, kind), in_catalog=log.model_id in snapshot.models if log.model_id else False,
+                  entries=entries, in_catalog=log.model_id in snapshot.models if log.model_id else False,
                   back=request.referrer if _same_usage_page(request.referrer) else url_for("usage.index"))
 
 
