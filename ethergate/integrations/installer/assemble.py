@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 # Each module only imports from modules above it, so the flat file defines every name before use.
-MODULES = ("targets", "messages", "json5_reader", "yaml_editor", "changes", "dotenv", "catalog", "layout",
+MODULES = ("targets", "messages", "json5_reader", "yaml_editor", "changes", "layout", "dotenv", "catalog",
            "openclaw", "hermes", "qwen_code", "opencode", "aider", "claude_code", "codex", "planners",
            "skill", "apply", "cli")
 

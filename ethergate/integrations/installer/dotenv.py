@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .changes import read_text
+from .layout import Layout
 from .targets import KEY_ENV
 
 
@@ -34,7 +35,7 @@ def dotenv_read(text: str) -> str | None:
     return None
 
 
-def env_file_key(layout) -> str | None:
+def env_file_key(layout: Layout) -> str | None:
     """The key in <home>/.env, for the tools that read their key from there."""
     text = read_text(layout.home / ".env")
     return dotenv_read(text) if text else None

@@ -11,11 +11,8 @@ class JSON5Error(ValueError):
 
 
 _JSON5_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "0": "\0"}
-
 _IDENT_START = re.compile(r"[A-Za-z_$\u0080-\uffff]")
-
 _IDENT_PART = re.compile(r"[A-Za-z0-9_$\u0080-\uffff\u200c\u200d]")
-
 _NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|Infinity|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 
 

@@ -1,7 +1,6 @@
 """What the installer tells the user, in English and Chinese, and the failure that carries a message."""
 from __future__ import annotations
 
-
 MESSAGES = {
     "en": {
         "unknown_target": "Unknown target {target!r}: use one of qclaw, openclaw, hermes, qwen-code, opencode, aider, claude-code, codex.",
