@@ -46,6 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
+    from .accounts import throttle
+    throttle.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
 

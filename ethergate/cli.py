@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .accounts import services as accounts
-from .billing import ledger, topups
+from .billing import codes, grants, ledger, topup_errors
 from .billing.audit import audit_ledger
 from .billing.credit_accounts import open_account
 from .billing.models import LedgerEntry
@@ -107,7 +107,7 @@ def amount_argument(text: str, allow_negative: bool = False) -> int:
 
 def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_key: str | None):
     """A grant or adjustment made from the CLI: the same billing service as the console, one transaction."""
-    service = topups.grant if kind == "grant" else topups.adjust
+    service = grants.grant if kind == "grant" else grants.adjust
     try:
         return service(ws.id, micro, None, note or "granted with the operator CLI", idempotency_key, operator="cli")
     except ledger.InsufficientCredits as short:
@@ -115,7 +115,7 @@ def post_staff_entry(ws, kind: str, micro: int, note: str | None, idempotency_ke
              f"{format_plain(short.needed)} would take it below zero")
     except ledger.IdempotencyConflict as conflict:
         fail(f"conflict: {conflict}")
-    except (ledger.LedgerError, topups.TopupError) as exc:
+    except (ledger.LedgerError, topup_errors.TopupError) as exc:
         fail(str(exc))
 
 
@@ -129,9 +129,9 @@ def create_code(amount: str, note: str | None, description: str | None, expires_
     micro = amount_argument(amount)
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        _code, plaintext = topups.create_code(micro, note=note, description=description, expires_at=expires_at,
+        _code, plaintext = codes.create_code(micro, note=note, description=description, expires_at=expires_at,
                                               actor_label="cli")
-    except topups.TopupError as exc:
+    except topup_errors.TopupError as exc:
         fail(str(exc))
     click.echo(plaintext)
 
@@ -143,8 +143,8 @@ def redeem_code(workspace: str, code: str) -> None:
     """Credit a redemption code to a workspace and print its new balance."""
     ws = require_workspace(workspace)
     try:
-        entry = topups.redeem_code(ws.id, code, actor_label="cli")
-    except topups.TopupError as exc:
+        entry = codes.redeem_code(ws.id, code, actor_label="cli")
+    except topup_errors.TopupError as exc:
         fail(str(exc))
     click.echo(format_plain(entry.balance_after))
 

@@ -96,10 +96,11 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
     return written
 
 
-def format_money(micro: int, currency: str | None = None) -> str:
-    """Symbol + amount with the current locale's separators; 2 decimals, more only when needed to be exact."""
+def format_money(micro: int, currency: str | None = None, locale: str | None = None) -> str:
+    """Symbol + amount with the locale's separators (the reader's unless given); 2 decimals, more only when
+    needed to be exact."""
     currency = currency or current_app.config["CURRENCY"]
-    amount = format_decimal(abs(to_decimal(micro)), format="#,##0.00####", locale=get_locale() or "en")
+    amount = format_decimal(abs(to_decimal(micro)), format="#,##0.00####", locale=locale or get_locale() or "en")
     return f"{'-' if micro < 0 else ''}{symbol(currency)}{amount}"
 
 

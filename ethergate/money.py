@@ -50,8 +50,3 @@ def format_plain(micro: int, places: int = 2) -> str:
 
 def symbol(currency: str) -> str:
     return SYMBOLS.get(currency, currency + " ")
-
-
-def format_money(micro: int, currency: str, places: int = 2) -> str:
-    sign = "-" if micro < 0 else ""
-    return f"{sign}{symbol(currency)}{format_plain(abs(micro), places)}"

@@ -158,7 +158,7 @@ def test_a_cli_grant_and_its_audit_row_are_one_transaction(app, factories, monke
     def broken_audit(*args, **kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr("ethergate.billing.topups.record_audit", broken_audit)
+    monkeypatch.setattr("ethergate.billing.grants.record_audit", broken_audit)
     result = app.test_cli_runner().invoke(cli.admin, ["grant-credits", workspace.slug, "5", "--note", "invoice 9"])
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     db_session = account_services.db.session

@@ -32,7 +32,7 @@ from ..extensions import db
 from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
 from . import statements as sql
 from ..timeutil import month_key, utcnow
-from .models import CreditAccount, Hold, KeySpend, LedgerEntry
+from .models import ENTRY_KINDS, CreditAccount, Hold, KeySpend, LedgerEntry
 
 accounts = CreditAccount.__table__
 entries = LedgerEntry.__table__
@@ -131,7 +131,7 @@ def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: st
     replay. With an idempotency key, a request with the same workspace, kind, amount, note and
     reference returns the first entry; anything else under that key is an IdempotencyConflict.
     """
-    if kind not in ("topup", "grant", "redemption", "refund", "adjustment", "usage"):
+    if kind not in ENTRY_KINDS:
         raise LedgerError(f"unknown entry kind {kind!r}")
     if amount == 0:
         raise LedgerError("an entry must move money")

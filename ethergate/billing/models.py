@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -10,8 +11,10 @@ from ..extensions import db
 from ..timeutil import utcnow
 from ..types import BigId
 
-ENTRY_KINDS = ("topup", "grant", "redemption", "usage", "refund", "adjustment")
-HOLD_STATES = ("pending", "captured", "voided", "expired")
+# Every kind of ledger entry and every state of a hold, each with the one label pages show for it.
+ENTRY_KINDS = {"topup": _l("card top-up"), "grant": _l("grant"), "redemption": _l("redemption code"),
+               "usage": _l("usage"), "refund": _l("refund"), "adjustment": _l("adjustment")}
+HOLD_STATES = {"pending": _l("pending"), "captured": _l("captured"), "voided": _l("voided"), "expired": _l("expired")}
 # A workspace that sets no low-balance threshold is warned below 1.00 of its currency.
 DEFAULT_LOW_BALANCE_MICRO = 1_000_000
 

@@ -16,10 +16,10 @@ from ..accounts import two_factor as second_factor
 from ..accounts.credentials import start_verification
 from ..accounts.models import User
 from ..accounts.services import AccountError, find_user
+from ..accounts.throttle import login_throttle, minutes
 from ..extensions import db, login_manager
 from ..i18n import SESSION_KEY as LOCALE_KEY
 from ..i18n import current_language
-from ..security import login_throttle, minutes
 from .forms import LoginForm, SignupForm, TwoFactorForm
 from .services import authenticate, record_sign_in, sign_up
 from .shell import htmx

@@ -13,18 +13,18 @@ from datetime import timedelta
 from flask import (Blueprint, Response, abort, current_app, flash, g, make_response, request, stream_with_context,
                    url_for)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from ..billing import topups
+from ..accounts.throttle import login_throttle
+from ..billing import codes, stripe_checkout, topup_errors
 from ..billing.ledger import account_state
 from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
 from ..extensions import db
 from ..i18n import format_money
-from ..security import CONTENT_SECURITY_POLICY, login_throttle
+from ..security import CONTENT_SECURITY_POLICY
 from ..timeutil import utcnow
 from ..usage.ledger_csv import ledger_csv as ledger_csv_rows
 from .credit_forms import CheckoutForm, RedeemForm
@@ -38,24 +38,17 @@ PAGE_SIZE = 25
 REDEEM_WINDOW_SECONDS = 3600
 POLL_FOR = timedelta(minutes=30)
 STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
-ENTRY_KINDS = {"topup": _l("card top-up"), "grant": _l("grant"), "redemption": _l("redemption code"),
-               "usage": _l("usage"), "refund": _l("refund"), "adjustment": _l("adjustment")}
 
 
 @bp.after_request
 def private_page(response):
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")
-    if topups.payment_provider(current_app) is not None and response.mimetype == "text/html":
+    if stripe_checkout.payment_provider(current_app) is not None and response.mimetype == "text/html":
         # Without JavaScript the checkout form is answered by a redirect to Stripe, which form-action must allow.
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", f"form-action 'self' {STRIPE_CHECKOUT_ORIGIN}")
     return response
-
-
-@bp.context_processor
-def billing_helpers() -> dict:
-    return {"entry_kind_label": lambda kind: ENTRY_KINDS.get(kind, kind)}
 
 
 @bp.app_template_global("usage_request_url")
@@ -115,7 +108,7 @@ def _context(redeem_form: RedeemForm | None = None, checkout_form: CheckoutForm 
             "ledger": ledger_page(g.workspace.id, request.args.get("page", 1, type=int)),
             "redeem_form": redeem_form or RedeemForm(formdata=None),
             "checkout_form": checkout_form or CheckoutForm(formdata=None),
-            "payments_enabled": topups.payment_provider(current_app) is not None,
+            "payments_enabled": stripe_checkout.payment_provider(current_app) is not None,
             "credits_contact": current_app.config.get("CREDITS_CONTACT"), **extra}
 
 
@@ -155,8 +148,8 @@ def redeem():
             status = 422 if htmx.target() == "credit_redeem" else 429
         else:
             try:
-                entry = topups.redeem_code(g.workspace.id, form.code.data, _user())
-            except topups.TopupError as exc:
+                entry = codes.redeem_code(g.workspace.id, form.code.data, _user())
+            except topup_errors.TopupError as exc:
                 login_throttle().store.add(_throttle_key(), REDEEM_WINDOW_SECONDS)
                 form.code.errors.append(_redeem_error(exc))
             else:
@@ -174,13 +167,13 @@ def redeem():
     return render("billing/credits.html", status=status, **_context(redeem_form=form))
 
 
-def _redeem_error(exc: topups.TopupError) -> str:
-    if isinstance(exc, topups.CodeAlreadyRedeemed):
+def _redeem_error(exc: topup_errors.TopupError) -> str:
+    if isinstance(exc, codes.CodeAlreadyRedeemed):
         return _("This code was already redeemed by this workspace.") if exc.by_this_workspace \
             else _("This code has already been redeemed.")
-    if isinstance(exc, topups.CodeExpired):
+    if isinstance(exc, codes.CodeExpired):
         return _("This code expired on %(when)s UTC.", when=exc.expires_at.strftime("%Y-%m-%d %H:%M"))
-    if isinstance(exc, topups.UnknownCode):
+    if isinstance(exc, codes.UnknownCode):
         return _("This redemption code is not valid. Check it and try again.")
     return str(exc)
 
@@ -188,7 +181,7 @@ def _redeem_error(exc: topups.TopupError) -> str:
 @bp.post("/checkout")
 @workspace_view(min_role="admin")
 def checkout():
-    provider = topups.payment_provider(current_app)
+    provider = stripe_checkout.payment_provider(current_app)
     if provider is None:
         abort(404)
     form = CheckoutForm()
@@ -199,9 +192,9 @@ def checkout():
         cancel_url = base + url_for("billing.checkout_cancel")
         try:
             session = provider.start_checkout(g.workspace, form.amount_micro, _user(), success_url, cancel_url)
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.amount.errors.append(_("The payment could not be started. Please try again later.")
-                                      if isinstance(exc, topups.PaymentError)
+                                      if isinstance(exc, stripe_checkout.PaymentError)
                                       else _("Enter an amount with at most 2 decimal places."))
         else:
             return htmx.redirect(session.url)

@@ -27,7 +27,6 @@ from .shell.rendering import oob_flash, render, render_block, render_component
 
 bp = Blueprint("keys", __name__, url_prefix="/console/w/<slug>/keys")
 
-KEY_STATUS = {"active": _l("active"), "rotating": _l("rotating"), "expired": _l("expired"), "revoked": _l("revoked")}
 GRACE_CHOICES = (("0", _l("now")), ("3600", _l("in 1 hour")), ("86400", _l("in 24 hours")))
 DEFAULT_GRACE = "3600"
 
@@ -38,9 +37,8 @@ bp.after_request(htmx.private_page)
 
 @bp.context_processor
 def key_helpers() -> dict:
-    return {"now": utcnow(), "may_manage": may_manage, "key_status_label": lambda s: KEY_STATUS.get(s, s),
-            "creator_label": creator_label, "default_rpm": default_rpm(), "grace_choices": GRACE_CHOICES,
-            "default_grace": DEFAULT_GRACE, "currency": current_app.config["CURRENCY"]}
+    return {"now": utcnow(), "may_manage": may_manage, "creator_label": creator_label, "default_rpm": default_rpm(),
+            "grace_choices": GRACE_CHOICES, "default_grace": DEFAULT_GRACE, "currency": current_app.config["CURRENCY"]}
 
 
 def may_manage(key: ApiKey) -> bool:

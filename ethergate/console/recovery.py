@@ -13,8 +13,8 @@ from flask_login import current_user
 from .. import mail
 from ..accounts import credentials, tokens
 from ..accounts.services import AccountError, find_user
+from ..accounts.throttle import minutes, reset_throttle
 from ..i18n import current_language
-from ..security import minutes, reset_throttle
 from .auth import bp, current_session_key
 from .forms import ForgotPasswordForm, ResetPasswordForm
 from .services import MemberError, accept_invitation_link, invitation_for_link, join_invited

@@ -25,7 +25,6 @@ from ..timeutil import utcnow
 from ..usage import reports
 from ..usage.reports import UsageFilter
 from . import charts
-from .credits import ENTRY_KINDS
 from .shell import htmx
 from .shell.access import workspace_view
 from .shell.rendering import render
@@ -38,7 +37,6 @@ CSV_COLUMNS = ("created_at", "request_id", "model", "provider", "upstream_model"
                "cancelled", "latency_ms", "ttft_ms", "api_surface")
 # Spreadsheets run cells starting with these as formulas; request IDs and error text come from clients.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-KEY_STATES = {"rotating": _l("rotating, still valid"), "revoked": _l("revoked"), "expired": _l("expired")}
 WIDE_CHART = 960  # the requests chart spans the page on wide screens; a wider canvas keeps its text small
 
 
@@ -196,8 +194,7 @@ def _context(filters: Filters) -> dict:
     presets = [(label, filters.args(**{"from": (today - timedelta(days=days - 1)).isoformat(),
                                        "to": today.isoformat(), "page": None})) for days, label in PRESETS]
     return dict(filters=filters, usage=usage, keys=reports.workspace_keys(usage.workspace_id), models=models,
-                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale),
-                key_states=KEY_STATES)
+                presets=presets, today=today, now=utcnow(), percent=lambda share: charts.percent(share, locale))
 
 
 @bp.get("/")
@@ -275,7 +272,7 @@ def request_detail(request_id: str):
     entries = reports.ledger_entries(g.workspace.id, log)
     snapshot = get_snapshot()
     return render("usage/request.html", log=log, others=[row for row in found if row.id != log.id], key=key,
-                  entries=entries, kind_label=lambda kind: ENTRY_KINDS.get(kind, kind), in_catalog=log.model_id in snapshot.models if log.model_id else False,
+                  entries=entries, in_catalog=log.model_id in snapshot.models if log.model_id else False,
                   back=request.referrer if _same_usage_page(request.referrer) else url_for("usage.index"))
 
 

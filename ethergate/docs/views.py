@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app
 
-from ..billing.topups import payment_provider
+from ..billing.stripe_checkout import payment_provider
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..console.shell.rendering import render

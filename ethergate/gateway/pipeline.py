@@ -17,7 +17,7 @@ from ..billing import ledger
 from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
-from ..money import format_money
+from ..i18n import format_money
 from ..timeutil import utcnow
 from .admission import admit_tokens
 from .errors import GatewayError, model_not_found
@@ -158,15 +158,18 @@ def resolve_unbilled_hold(charge, exc) -> None:
 
 def reserve_credits(charge, model, prompt_bound: int, choices: int, hold_amount: int, at) -> int:
     key = charge.key
-    currency = current_app.config["CURRENCY"]
+
+    def money(micro: int) -> str:  # /v1 messages are English, whatever language the caller's browser prefers
+        return format_money(micro, current_app.config["CURRENCY"], "en")
+
     try:
         return ledger.reserve(key.workspace_id, hold_amount, request_id=charge.request_id, api_key_id=key.id,
                               key_cap=key.monthly_spend_cap_micro,
                               ttl_seconds=current_app.config["HOLD_TTL_SECONDS"])
     except ledger.InsufficientCredits as short:
-        message = (f"Insufficient credits: the workspace balance is {format_money(short.balance, currency)} "
-                   f"({format_money(max(short.available, 0), currency)} available after in-flight requests) "
-                   f"and this request may cost up to {format_money(hold_amount, currency)}.")
+        message = (f"Insufficient credits: the workspace balance is {money(short.balance)} "
+                   f"({money(max(short.available, 0))} available after in-flight requests) "
+                   f"and this request may cost up to {money(hold_amount)}.")
         fits = affordable_max_tokens(model, prompt_bound, short.available, at)
         if fits is not None and choices == 1:
             message += f" Set max_tokens to {fits} or less to fit, or add credits."
@@ -174,14 +177,14 @@ def reserve_credits(charge, model, prompt_bound: int, choices: int, hold_amount:
             message += " Add credits in the console to continue."
         raise GatewayError(402, "insufficient_credits", message, "insufficient_quota") from None
     except ledger.SpendCapExceeded as capped:
-        cap, spent, held = (format_money(v, currency) for v in (capped.cap, capped.spent, capped.held))
+        cap, spent, held = (money(v) for v in (capped.cap, capped.spent, capped.held))
         left = capped.cap - capped.spent - capped.held
         if left <= 0:
             message = (f"This API key reached its monthly spend cap of {cap} ({spent} spent, {held} in flight). "
                        "Raise the cap in the console or wait for next month.")
         else:
-            message = (f"This request may cost up to {format_money(hold_amount, currency)}, more than the "
-                       f"{format_money(left, currency)} left under this API key's monthly spend cap of {cap} "
+            message = (f"This request may cost up to {money(hold_amount)}, more than the "
+                       f"{money(left)} left under this API key's monthly spend cap of {cap} "
                        f"({spent} spent, {held} in flight).")
             fits = affordable_max_tokens(model, prompt_bound, left, at)
             if fits is not None and choices == 1:

@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..billing import topups
+from ..billing import stripe_checkout
 from ..security import csrf
 
 log = logging.getLogger("ethergate.billing")
@@ -25,12 +25,12 @@ def _error(status: int, code: str, message: str, kind: str = "invalid_request_er
 @bp.post("/billing/stripe/webhook")
 @csrf.exempt  # authenticated by the Stripe-Signature header, not by a browser session
 def stripe_webhook():
-    provider = topups.payment_provider(current_app)
+    provider = stripe_checkout.payment_provider(current_app)
     if provider is None:
         return _error(404, "payments_not_configured", "Card payments are not configured on this server.")
     try:
         result = provider.handle_webhook(request.get_data(), request.headers.get("Stripe-Signature", ""))
-    except topups.WebhookRejected as exc:
+    except stripe_checkout.WebhookRejected as exc:
         log.warning("stripe webhook rejected: %s", exc)
         return _error(400, "invalid_webhook", str(exc))
     except Exception:  # noqa: BLE001 (a 5xx makes Stripe retry; 503 says "try again", not "bug")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .installer.assemble import assembled_source
+
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ENGINE_END = "__ETHERGATE_ENGINE_END__"
 
 
 def render_script(name: str, base_url: str) -> str:
     """install.sh or install.ps1 with the public URL and the merge engine filled in."""
-    engine = (SCRIPTS / "ethergate_provider.py").read_text(encoding="utf-8")
+    engine = assembled_source()
     template = (SCRIPTS / name).read_text(encoding="utf-8")
     lines = engine.splitlines()
     # The engine is embedded verbatim in a heredoc (bash) and a here-string (PowerShell).

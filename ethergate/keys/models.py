@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..timeutil import utcnow
+
+# What ApiKey.status returns, with the one label pages show; a rotating key is revoked later and works until then.
+KEY_STATUSES = {"active": _l("active"), "rotating": _l("rotating, still valid"), "expired": _l("expired"),
+                "revoked": _l("revoked")}
 
 
 class ApiKey(db.Model):

@@ -6,7 +6,7 @@ errors (405, the trailing-slash redirect) and before CSRF (400) could answer dif
 console away. Support pages use their own `workspace_slug` URL value, never `slug`, so the console's
 url_defaults never fill them from a workspace page and they stay out of the member-page sweep.
 
-Staff changes go through the billing services (`topups.adjust`, `topups.create_code`), which write the
+Staff changes go through the billing services (`grants.adjust`, `codes.create_code`), which write the
 ledger entry and its audit row in one transaction.
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ class AdjustmentForm(FlaskForm):
     note = StringField(_l("Note"), validators=[
         DataRequired(_l("Say why: the note is kept on the ledger entry and in the audit log.")),
         Length(max=MAX_NOTE)])
-    # One key per rendered form: a double-submitted adjustment is posted once (topups.adjust replays it).
+    # One key per rendered form: a double-submitted adjustment is posted once (grants.adjust replays it).
     submission = HiddenField(default=new_submission_key)
 
     amount_micro: int = 0

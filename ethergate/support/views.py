@@ -5,10 +5,9 @@ from datetime import timedelta
 
 from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..billing import ledger, topups
+from ..billing import codes, grants, ledger, topup_errors
 from ..console.audit import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
 from ..console.shell import htmx
 from ..console.shell.rendering import render, render_component
@@ -17,19 +16,6 @@ from ..timeutil import utcnow
 from .blueprint import bp
 from .forms import AdjustmentForm, CodeForm
 from .queries import request_trace, search, workspace_by_slug, workspace_overview
-
-KEY_STATUS = {"active": _l("active"), "rotating": _l("rotating"), "expired": _l("expired"), "revoked": _l("revoked")}
-HOLD_STATUS = {"pending": _l("pending"), "captured": _l("captured"), "voided": _l("voided"),
-               "expired": _l("expired")}
-ENTRY_KINDS = {"topup": _l("top-up"), "grant": _l("grant"), "redemption": _l("redemption"), "usage": _l("usage"),
-               "refund": _l("refund"), "adjustment": _l("adjustment")}
-
-
-@bp.context_processor
-def labels() -> dict:
-    return {"key_status_label": lambda status: KEY_STATUS.get(status, status),
-            "hold_status_label": lambda status: HOLD_STATUS.get(status, status),
-            "entry_kind_label": lambda kind: ENTRY_KINDS.get(kind, kind)}
 
 
 def staff_user():
@@ -71,13 +57,13 @@ def workspace(workspace_slug: str):
 
 @bp.post("/workspaces/<workspace_slug>/adjust")
 def adjust(workspace_slug: str):
-    """A signed correction of the balance; `topups.adjust` writes the entry and its audit row together."""
+    """A signed correction of the balance; `grants.adjust` writes the entry and its audit row together."""
     workspace = _workspace_or_404(workspace_slug)
     form = AdjustmentForm()
     status = 422
     if form.validate_on_submit():
         try:
-            entry = topups.adjust(workspace.id, form.amount_micro, staff_user(), form.note.data,
+            entry = grants.adjust(workspace.id, form.amount_micro, staff_user(), form.note.data,
                                   idempotency_key=form.submission.data or None)
         except ledger.InsufficientCredits as short:
             form.amount.errors.append(_(
@@ -88,7 +74,7 @@ def adjust(workspace_slug: str):
         except ledger.IdempotencyConflict:
             status = 409
             form.form_errors.append(_("This form was already used for another adjustment. Reload the page."))
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.form_errors.append(str(exc))
         else:
             if entry.replayed:
@@ -117,15 +103,15 @@ def new_code():
 
 @bp.post("/codes")
 def create_code():
-    """Shows the code once; only its digest is stored. `topups.create_code` audits `code.created`."""
+    """Shows the code once; only its digest is stored. `codes.create_code` audits `code.created`."""
     form = CodeForm()
     if form.validate_on_submit():
         days = form.expires_in_days.data
         expires_at = utcnow() + timedelta(days=days) if days else None
         try:
-            code, plaintext = topups.create_code(form.amount_micro, note=form.note.data, created_by=staff_user(),
+            code, plaintext = codes.create_code(form.amount_micro, note=form.note.data, created_by=staff_user(),
                                                  expires_at=expires_at, description=form.description.data)
-        except topups.TopupError as exc:
+        except topup_errors.TopupError as exc:
             form.form_errors.append(str(exc))
         else:
             return code_widget(created=code, plaintext=plaintext)

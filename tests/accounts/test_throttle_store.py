@@ -1,6 +1,6 @@
 """The sign-in throttle shared through Redis, and its fallback while Redis is down."""
 from ethergate.accounts.throttle_store import RedisAttemptStore
-from ethergate.security import LoginThrottle, MemoryAttemptStore
+from ethergate.accounts.throttle import LoginThrottle, MemoryAttemptStore
 from tests import services
 
 

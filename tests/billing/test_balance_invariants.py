@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from ethergate.accounts.models import User
-from ethergate.billing import ledger, topups
+from ethergate.billing import codes, grants, ledger
 from ethergate.billing.models import CreditAccount, Hold, LedgerEntry, RedemptionCode
 from ethergate.extensions import db
 from ethergate.billing.models import KeySpend
@@ -31,15 +31,15 @@ def setup_world(factories):
         workspace = factories.workspace(credits="5.00")
         key = factories.key(workspace, monthly_spend_cap_micro=KEY_CAP).key
         workspaces.append((workspace.id, key.id))
-    codes = [topups.create_code(100_000 * (n + 1))[1] for n in range(CODES)]
+    code_texts = [codes.create_code(100_000 * (n + 1))[1] for n in range(CODES)]
     db.session.commit()
-    return staff_id, workspaces, codes
+    return staff_id, workspaces, code_texts
 
 
-def workload(index: int, staff_id: int, workspaces, codes, deltas: list, errors: list, refusals: list) -> None:
+def workload(index: int, staff_id: int, workspaces, code_texts, deltas: list, errors: list, refusals: list) -> None:
     """One thread's operations; appends (workspace_id, amount) for every entry it caused."""
     rng = random.Random(SEED * 100 + index)
-    expected = (ledger.InsufficientCredits, ledger.SpendCapExceeded, topups.CodeAlreadyRedeemed)
+    expected = (ledger.InsufficientCredits, ledger.SpendCapExceeded, codes.CodeAlreadyRedeemed)
     for n in range(OPS_PER_THREAD):
         workspace_id, key_id = rng.choice(workspaces)
         op = rng.choices(("hold", "abandon", "sweep", "topup", "redeem", "grant", "adjust"),
@@ -73,15 +73,15 @@ def workload(index: int, staff_id: int, workspaces, codes, deltas: list, errors:
                 if not entry.replayed:
                     deltas.append((workspace_id, entry.amount))
             elif op == "redeem":
-                entry = topups.redeem_code(workspace_id, rng.choice(codes))
+                entry = codes.redeem_code(workspace_id, rng.choice(code_texts))
                 deltas.append((workspace_id, entry.amount))
             elif op in ("grant", "adjust"):
                 staff = db.session.get(User, staff_id)
                 amount = rng.randint(1, 3_000_000)
                 if op == "grant":
-                    entry = topups.grant(workspace_id, amount, staff, "load test grant")
+                    entry = grants.grant(workspace_id, amount, staff, "load test grant")
                 else:
-                    entry = topups.adjust(workspace_id, -amount, staff, "load test correction")
+                    entry = grants.adjust(workspace_id, -amount, staff, "load test correction")
                 deltas.append((workspace_id, entry.amount))
         except expected as exc:
             refusals.append(type(exc).__name__)
@@ -92,7 +92,7 @@ def workload(index: int, staff_id: int, workspaces, codes, deltas: list, errors:
 
 
 def test_concurrent_mixed_workload_keeps_every_invariant(app, factories):
-    staff_id, workspaces, codes = setup_world(factories)
+    staff_id, workspaces, code_texts = setup_world(factories)
     initial = {workspace_id: ledger.account_state(workspace_id)[0] for workspace_id, _ in workspaces}
     db.session.commit()  # the main thread must not sit in a transaction (on SQLite, the write lock)
     deltas, errors, refusals = [], [], []
@@ -100,7 +100,7 @@ def test_concurrent_mixed_workload_keeps_every_invariant(app, factories):
     def run(index):
         with app.app_context():
             try:
-                workload(index, staff_id, workspaces, codes, deltas, errors, refusals)
+                workload(index, staff_id, workspaces, code_texts, deltas, errors, refusals)
             finally:
                 db.session.remove()
 

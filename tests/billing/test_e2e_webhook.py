@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from ethergate.billing import topups
+from ethergate.billing import stripe_checkout
 from ethergate.billing.models import Payment, PaymentEvent
 from ethergate.extensions import db
 
@@ -32,7 +32,7 @@ def provider(live_app, fake_stripe):
     """The same Stripe settings in-process, to start checkouts as the console would."""
     live_app.config.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
                            STRIPE_API_BASE=fake_stripe.url)
-    return topups.payment_provider(live_app)
+    return stripe_checkout.payment_provider(live_app)
 
 
 def deliver(server, payload: bytes, signature: str | None) -> requests.Response:

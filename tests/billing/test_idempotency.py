@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ethergate.accounts.models import AuditEvent
-from ethergate.billing import ledger, topups
+from ethergate.billing import codes, grants, ledger
 from ethergate.billing.models import LedgerEntry
 from ethergate.extensions import db
 
@@ -44,10 +44,10 @@ def test_a_reused_key_with_another_request_is_refused(workspace, change):
 
 def test_staff_grant_replays_only_the_same_note(factories, workspace):
     staff = factories.user(staff=True)
-    topups.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="form-1")
-    assert topups.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="form-1").replayed
+    grants.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="form-1")
+    assert grants.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="form-1").replayed
     with pytest.raises(ledger.IdempotencyConflict):
-        topups.grant(workspace.id, 2_000_000, staff, "invoice 7 paid", idempotency_key="form-1")
+        grants.grant(workspace.id, 2_000_000, staff, "invoice 7 paid", idempotency_key="form-1")
     audits = db.session.scalar(select(func.count()).select_from(AuditEvent)
                                .where(AuditEvent.action == "credits.grant"))
     assert audits == 1 and ledger.account_state(workspace.id) == (12_000_000, 0)
@@ -66,23 +66,24 @@ def test_an_entry_without_a_stored_hash_still_compares_its_body(workspace):
 def test_a_failed_audit_write_leaves_no_entry(factories, workspace, monkeypatch, movement):
     """Every entry point writes the entry and its audit row in one transaction: neither without the other."""
     staff = factories.user(staff=True)
-    _code, plaintext = topups.create_code(3_000_000, note="promo")
+    _code, plaintext = codes.create_code(3_000_000, note="promo")
     workspace_id = workspace.id
 
     def broken_audit(*args, **kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr("ethergate.billing.topups.record_audit", broken_audit)
+    monkeypatch.setattr("ethergate.billing.grants.record_audit", broken_audit)
+    monkeypatch.setattr("ethergate.billing.codes.record_audit", broken_audit)
     with pytest.raises(RuntimeError):
         if movement == "console grant":
-            topups.grant(workspace_id, 1_000_000, staff, "goodwill", idempotency_key="f-1")
+            grants.grant(workspace_id, 1_000_000, staff, "goodwill", idempotency_key="f-1")
         elif movement == "cli adjustment":
-            topups.adjust(workspace_id, -1_000_000, None, "fee", idempotency_key="c-1", operator="cli")
+            grants.adjust(workspace_id, -1_000_000, None, "fee", idempotency_key="c-1", operator="cli")
         else:
-            topups.redeem_code(workspace_id, plaintext)
+            codes.redeem_code(workspace_id, plaintext)
     db.session.rollback()
     kinds = db.session.scalars(select(LedgerEntry.kind).where(LedgerEntry.workspace_id == workspace_id)).all()
     assert kinds == ["grant"]  # the factory's funding alone
     assert ledger.account_state(workspace_id) == (10_000_000, 0)
     monkeypatch.undo()
-    assert topups.redeem_code(workspace_id, plaintext).amount == 3_000_000  # the code was not used up
+    assert codes.redeem_code(workspace_id, plaintext).amount == 3_000_000  # the code was not used up

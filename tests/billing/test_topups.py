@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ethergate.accounts.models import AuditEvent
-from ethergate.billing import ledger, topups
+from ethergate.billing import codes, grants, ledger, stripe_checkout, topup_errors
 from ethergate.billing.models import LedgerEntry, Payment, PaymentEvent, RedemptionCode
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
@@ -27,26 +27,26 @@ def entries(workspace_id, kind):
 
 def test_code_is_shown_once_and_stored_as_a_digest(factories):
     staff = factories.user(staff=True)
-    code, plaintext = topups.create_code(5_000_000, note="launch promo", created_by=staff)
+    code, plaintext = codes.create_code(5_000_000, note="launch promo", created_by=staff)
     assert plaintext.startswith("EG-") and len(plaintext) == 22 and plaintext.count("-") == 4
     assert not set(plaintext.replace("-", "")[2:]) & set("01OIL")
     stored = db.session.get(RedemptionCode, code.id)
-    assert stored.digest == topups.digest_code(plaintext) and plaintext not in (stored.digest, stored.prefix)
+    assert stored.digest == codes.digest_code(plaintext) and plaintext not in (stored.digest, stored.prefix)
     assert stored.prefix == plaintext[:7] and stored.created_by_id == staff.id
-    assert topups.create_code(1)[1] != plaintext
+    assert codes.create_code(1)[1] != plaintext
 
 
 def test_redeem_credits_once_and_says_who_redeemed(factories, workspace):
     user = factories.user()
-    _, plaintext = topups.create_code(3_000_000, note="promo")
-    entry = topups.redeem_code(workspace.id, plaintext.lower().replace("-", " "), user=user)
+    _, plaintext = codes.create_code(3_000_000, note="promo")
+    entry = codes.redeem_code(workspace.id, plaintext.lower().replace("-", " "), user=user)
     assert entry.amount == 3_000_000 and entry.balance_after == 13_000_000
-    with pytest.raises(topups.CodeAlreadyRedeemed, match="by this workspace") as again:
-        topups.redeem_code(workspace.id, plaintext)
+    with pytest.raises(codes.CodeAlreadyRedeemed, match="by this workspace") as again:
+        codes.redeem_code(workspace.id, plaintext)
     assert again.value.by_this_workspace
     other = factories.workspace()
-    with pytest.raises(topups.CodeAlreadyRedeemed, match="already been redeemed"):
-        topups.redeem_code(other.id, plaintext)
+    with pytest.raises(codes.CodeAlreadyRedeemed, match="already been redeemed"):
+        codes.redeem_code(other.id, plaintext)
     assert ledger.account_state(workspace.id) == (13_000_000, 0)
     assert ledger.account_state(other.id) == (0, 0)
     [credit] = entries(workspace.id, "redemption")
@@ -54,15 +54,15 @@ def test_redeem_credits_once_and_says_who_redeemed(factories, workspace):
 
 
 def test_unknown_and_expired_codes(workspace):
-    with pytest.raises(topups.UnknownCode):
-        topups.redeem_code(workspace.id, "EG-2222-3333-4444-5555")
-    with pytest.raises(topups.UnknownCode):
-        topups.redeem_code(workspace.id, "not a code")
-    code, plaintext = topups.create_code(1_000_000, expires_at=utcnow() + timedelta(seconds=60))
+    with pytest.raises(codes.UnknownCode):
+        codes.redeem_code(workspace.id, "EG-2222-3333-4444-5555")
+    with pytest.raises(codes.UnknownCode):
+        codes.redeem_code(workspace.id, "not a code")
+    code, plaintext = codes.create_code(1_000_000, expires_at=utcnow() + timedelta(seconds=60))
     db.session.get(RedemptionCode, code.id).expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    with pytest.raises(topups.CodeExpired, match="expired on"):
-        topups.redeem_code(workspace.id, plaintext)
+    with pytest.raises(codes.CodeExpired, match="expired on"):
+        codes.redeem_code(workspace.id, plaintext)
     assert ledger.account_state(workspace.id) == (10_000_000, 0)
 
 
@@ -91,11 +91,11 @@ def run_threads(app, count, work):
 def test_concurrent_redemption_credits_exactly_once(app, factories):
     # Plain ids: touching the main thread's ORM objects from a thread would use its session.
     workspace_ids = [factories.workspace().id for _ in range(2)]
-    _, plaintext = topups.create_code(7_000_000)
-    results = run_threads(app, 8, lambda i: topups.redeem_code(workspace_ids[i % 2], plaintext))
+    _, plaintext = codes.create_code(7_000_000)
+    results = run_threads(app, 8, lambda i: codes.redeem_code(workspace_ids[i % 2], plaintext))
     wins = [r for r in results if isinstance(r, ledger.PostedEntry)]
     assert len(wins) == 1, results
-    assert all(isinstance(r, topups.CodeAlreadyRedeemed) for r in results if r not in wins)
+    assert all(isinstance(r, codes.CodeAlreadyRedeemed) for r in results if r not in wins)
     total = sum(ledger.account_state(w)[0] for w in workspace_ids)
     assert total == 7_000_000
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
@@ -104,18 +104,18 @@ def test_concurrent_redemption_credits_exactly_once(app, factories):
 
 def test_grants_and_adjustments_need_a_note_and_record_the_actor(factories, workspace):
     staff, member = factories.user(staff=True), factories.user()
-    with pytest.raises(topups.NoteRequired):
-        topups.grant(workspace.id, 1_000_000, staff, "  ")
-    with pytest.raises(topups.StaffOnly):
-        topups.grant(workspace.id, 1_000_000, member, "why not")
-    with pytest.raises(topups.InvalidAmount):
-        topups.grant(workspace.id, -1, staff, "negative grant")
-    granted = topups.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="t-1")
-    assert topups.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="t-1").replayed
-    adjusted = topups.adjust(workspace.id, -500_000, staff, "double-billed request r-9")
+    with pytest.raises(grants.NoteRequired):
+        grants.grant(workspace.id, 1_000_000, staff, "  ")
+    with pytest.raises(grants.StaffOnly):
+        grants.grant(workspace.id, 1_000_000, member, "why not")
+    with pytest.raises(topup_errors.InvalidAmount):
+        grants.grant(workspace.id, -1, staff, "negative grant")
+    granted = grants.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="t-1")
+    assert grants.grant(workspace.id, 2_000_000, staff, "trial credits", idempotency_key="t-1").replayed
+    adjusted = grants.adjust(workspace.id, -500_000, staff, "double-billed request r-9")
     assert (granted.balance_after, adjusted.balance_after) == (12_000_000, 11_500_000)
     with pytest.raises(ledger.InsufficientCredits):
-        topups.adjust(workspace.id, -11_500_001, staff, "too much")
+        grants.adjust(workspace.id, -11_500_001, staff, "too much")
     for kind, amount in (("grant", 2_000_000), ("adjustment", -500_000)):
         [entry] = [e for e in entries(workspace.id, kind) if e.actor_label != "test"]
         assert (entry.amount_micro, entry.actor_user_id, entry.actor_label) == (amount, staff.id, staff.email)
@@ -129,11 +129,11 @@ def test_grants_and_adjustments_need_a_note_and_record_the_actor(factories, work
 def provider(app, fake_stripe):
     app.config.update(STRIPE_SECRET_KEY="sk_test_123", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
                       STRIPE_API_BASE=fake_stripe.url)
-    return topups.payment_provider(app)
+    return stripe_checkout.payment_provider(app)
 
 
 def test_payments_not_configured(app):
-    assert topups.payment_provider(app) is None
+    assert stripe_checkout.payment_provider(app) is None
 
 
 def test_start_checkout_sends_a_form_encoded_session(provider, fake_stripe, factories, workspace):
@@ -159,7 +159,7 @@ def test_start_checkout_sends_a_form_encoded_session(provider, fake_stripe, fact
 
 
 def test_checkout_refuses_fractions_of_a_fen(provider, fake_stripe, workspace):
-    with pytest.raises(topups.InvalidAmount, match="2 decimal places"):
+    with pytest.raises(topup_errors.InvalidAmount, match="2 decimal places"):
         provider.start_checkout(workspace, 12_345_678, None, "https://eg.test/ok", "https://eg.test/no")
     assert fake_stripe.requests == []
 
@@ -212,10 +212,10 @@ def test_bad_signature_is_rejected_and_nothing_recorded(provider, workspace):
     payload, _ = signed(event)
     _, forged = signed(event, secret="whsec_wrong")
     for header in (forged, "", "t=1,v1=deadbeef"):
-        with pytest.raises(topups.WebhookRejected):
+        with pytest.raises(stripe_checkout.WebhookRejected):
             provider.handle_webhook(payload, header)
     _, header = signed(event)
-    with pytest.raises(topups.WebhookRejected):
+    with pytest.raises(stripe_checkout.WebhookRejected):
         provider.handle_webhook(payload.replace(b"50000000", b"99000000"), header)
     assert db.session.scalar(select(func.count()).select_from(PaymentEvent)) == 0
     assert ledger.account_state(workspace.id) == (10_000_000, 0)

@@ -12,7 +12,7 @@ import openai
 import pytest
 from playwright.sync_api import expect
 
-from ethergate.billing.topups import create_code
+from ethergate.billing.codes import create_code
 from ethergate.extensions import db
 from ethergate.money import parse_amount
 from ethergate.timeutil import utcnow

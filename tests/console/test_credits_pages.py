@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ethergate.billing import ledger, topups
+from ethergate.billing import codes, ledger
 from ethergate.usage import ledger_csv
 from ethergate.billing.models import Payment
 from ethergate.extensions import db
@@ -21,7 +21,7 @@ def credits_url(slug, path=""):
 
 
 def new_code(amount="50.00", **options) -> str:
-    _code, plaintext = topups.create_code(parse_amount(amount), **options)
+    _code, plaintext = codes.create_code(parse_amount(amount), **options)
     return plaintext
 
 

@@ -68,6 +68,8 @@ def test_money_and_numbers_follow_the_locale(app):
         assert format_money(0, "CNY") == "¥0.00"
     with app.app_context(), app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert format_money(12_500_000, "CNY") == "¥12.50"
+        # A given locale wins over the reader's: /v1 messages format money the English way for everyone.
+        assert format_money(1_234_500_000, "EUR", "de") == "€1.234,50"
         from flask_babel import format_datetime
         assert "2026年" in format_datetime(datetime(2026, 3, 4, 5, 6), "medium")
 

@@ -1,26 +1,39 @@
 """Installer fixtures: a gateway whose console serves scripts pointing at it, tool homes, a runner."""
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
+from ethergate.integrations.installer.assemble import assembled_source
 from tests.integrations.tools import install_hermes
 
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_PATH = ROOT / "ethergate" / "integrations" / "scripts" / "ethergate_provider.py"
 INSTALL_URL = "/console/skills/ethergate-provider/install"
 
 
+@functools.cache
+def engine_path() -> Path:
+    """The assembled installer as the one file the scripts embed, written once per test process."""
+    directory = tempfile.mkdtemp(prefix="ethergate-engine-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = Path(directory) / "ethergate_provider.py"
+    path.write_text(assembled_source(), encoding="utf-8")
+    return path
+
+
 def load_engine():
-    spec = importlib.util.spec_from_file_location("ethergate_provider_engine", ENGINE_PATH)
+    spec = importlib.util.spec_from_file_location("ethergate_provider_engine", engine_path())
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

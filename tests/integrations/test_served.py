@@ -8,12 +8,12 @@ import requests
 from flask import render_template
 
 from ethergate.integrations import integration_commands
-from tests.integrations.conftest import ENGINE_PATH, INSTALL_URL, snapshot
+from tests.integrations.conftest import INSTALL_URL, engine_path, snapshot
 from tests.integrations.homes import hermes_home, opencode_home, openclaw_home, qwen_home
 
 pytestmark = pytest.mark.shared_live_server  # each test makes its own tenant and tool home
 
-ENGINE = ENGINE_PATH.read_text()
+ENGINE = engine_path().read_text()
 
 
 @pytest.mark.parametrize("suffix", [".sh", ".ps1"])
@@ -72,7 +72,7 @@ def test_powershell_and_bash_make_the_same_decisions(installer, gateway, tenant,
     assert installer.run("--target", target, "--api-key", tenant.plaintext, "--home", str(by_bash)).returncode == 0
 
     # Exactly the argument list install.ps1 builds for the engine.
-    result = subprocess.run([sys.executable, str(ENGINE_PATH), "--base-url", gateway.api.url, "--shell", "ps1",
+    result = subprocess.run([sys.executable, str(engine_path()), "--base-url", gateway.api.url, "--shell", "ps1",
                              "--locale", "en", "--target", target, "--api-key", tenant.plaintext,
                              "--home", str(by_powershell)], env=installer.env(), capture_output=True, text=True)
 

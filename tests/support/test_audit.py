@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ethergate.accounts.services import record_audit
-from ethergate.billing import topups
+from ethergate.billing import codes, grants
 from ethergate.extensions import db
 from ethergate.keys.services import create_key, revoke_key
 from ethergate.money import parse_amount
@@ -27,7 +27,7 @@ def test_owner_sees_their_workspace_events_only(client, owner, other, join, fact
     revoke_key(issued.key.id, actor=owner.user)
     join(owner.workspace, "admin")
     staff = factories.user(staff=True)
-    topups.adjust(owner.workspace.id, parse_amount("1.50"), staff, "outage credit")
+    grants.adjust(owner.workspace.id, parse_amount("1.50"), staff, "outage credit")
     response = client.get(audit_path(owner.slug))
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
@@ -82,7 +82,7 @@ def test_owner_has_the_nav_entry(client, owner):
 
 def test_staff_who_are_not_members_use_the_support_console(client, owner, other, auth, factories):
     create_key(owner.workspace.id, "acme key", actor=owner.user)
-    topups.create_code(5_000_000, note="trial", created_by=factories.user(staff=True))
+    codes.create_code(5_000_000, note="trial", created_by=factories.user(staff=True))
     staff = factories.user(staff=True)
     auth.logout()
     auth.login(staff.email)

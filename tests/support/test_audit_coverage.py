@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from ethergate.accounts.models import AuditEvent
-from ethergate.billing import topups
+from ethergate.billing import codes, grants, stripe_checkout
 from ethergate.console import services as console
 from ethergate.extensions import db
 from ethergate.keys import services as keys
@@ -51,10 +51,10 @@ def test_console_key_member_and_credit_actions_are_audited(app, factories):
     keys.revoke_key(rotated.key.id, actor=owner_user, workspace_id=workspace.id)
 
     staff = factories.user(staff=True)
-    topups.grant(workspace.id, 5_000_000, staff, "trial")
-    topups.adjust(workspace.id, -1_000_000, staff, "correction")
-    _code, plaintext = topups.create_code(2_000_000, note="voucher", created_by=staff)
-    topups.redeem_code(workspace.id, plaintext, owner_user)
+    grants.grant(workspace.id, 5_000_000, staff, "trial")
+    grants.adjust(workspace.id, -1_000_000, staff, "correction")
+    _code, plaintext = codes.create_code(2_000_000, note="voucher", created_by=staff)
+    codes.redeem_code(workspace.id, plaintext, owner_user)
 
     assert actions(workspace.id) == [
         "workspace.created", "workspace.renamed", "member.invited", "member.joined", "member.role_changed",
@@ -83,7 +83,7 @@ def test_console_sign_up_is_audited(app):
 def test_card_top_up_is_audited(app, factories, fake_stripe):  # noqa: F811
     app.config.update(STRIPE_SECRET_KEY="sk_test_123", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
                       STRIPE_API_BASE=fake_stripe.url)
-    provider = topups.payment_provider(app)
+    provider = stripe_checkout.payment_provider(app)
     workspace = factories.workspace()
     session = start(provider, workspace)
     result = provider.handle_webhook(*signed(session_event("evt_1", "checkout.session.completed", session,

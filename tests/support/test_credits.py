@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ethergate.accounts.models import AuditEvent
-from ethergate.billing import ledger, topups
+from ethergate.billing import codes, ledger
 from ethergate.billing.models import LedgerEntry, RedemptionCode
 from ethergate.extensions import db
 
@@ -139,7 +139,7 @@ def test_a_code_is_shown_once_and_redeems(client, staff, acme, factories):
     assert "shown only this once" in html and "¥25.00" in html and "conference voucher" in html
 
     [code] = db.session.scalars(select(RedemptionCode)).all()
-    assert code.digest == topups.digest_code(plaintext) and plaintext not in (code.prefix, code.note)
+    assert code.digest == codes.digest_code(plaintext) and plaintext not in (code.prefix, code.note)
     assert (code.amount_micro, code.created_by_id) == (25_000_000, staff.id) and code.expires_at is not None
     assert plaintext not in page(client, acme)
     audit_page = client.get("/support/audit?workspace=-").get_data(as_text=True)
@@ -148,7 +148,7 @@ def test_a_code_is_shown_once_and_redeems(client, staff, acme, factories):
     assert (event.actor_user_id, event.target, event.details["amount_micro"]) == (staff.id, code.prefix, 25_000_000)
 
     customer = factories.workspace(name="Customer")
-    topups.redeem_code(customer.id, plaintext)
+    codes.redeem_code(customer.id, plaintext)
     assert ledger.account_state(customer.id)[0] == 25_000_000 == ledger.recompute_balance(customer.id)
 
     again = client.htmx_get("/support/codes/new", target="redemption-code")

@@ -13,7 +13,9 @@ from babel.numbers import format_decimal
 from flask import Flask, current_app
 from flask_babel import get_locale
 
+from ...billing.models import ENTRY_KINDS, HOLD_STATES
 from ...i18n import format_money
+from ...keys.models import KEY_STATUSES
 from ...money import MICRO, symbol
 from ...usage.models import API_SURFACES
 
@@ -49,6 +51,21 @@ def api_surface(name: str | None) -> str:
     return API_SURFACES.get(name, name) if name else "—"
 
 
+def entry_kind_label(kind: str) -> str:
+    """A ledger entry's kind in the reader's language; a kind this version does not know, as stored."""
+    return ENTRY_KINDS.get(kind, kind)
+
+
+def key_status_label(status: str) -> str:
+    return KEY_STATUSES.get(status, status)
+
+
+def hold_status_label(status: str) -> str:
+    return HOLD_STATES.get(status, status)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, day=day, money=short_money, money_exact=format_money,
                                  api_surface=api_surface)
+    app.jinja_env.globals.update(entry_kind_label=entry_kind_label, key_status_label=key_status_label,
+                                 hold_status_label=hold_status_label)

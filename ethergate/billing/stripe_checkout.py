@@ -1,13 +1,11 @@
-"""Adding credits: redemption codes, staff grants and adjustments, and card payments.
+"""Card payments through Stripe Checkout: a pending payment per checkout, credited once on the paid webhook.
 
-Each top-up is one transaction that flips its source (a code, a payment) with a conditional UPDATE
-and writes the ledger credit, so it lands exactly once however often or concurrently it is retried.
+Each webhook is recorded by its event ID and the payment flipped with a conditional UPDATE in the same
+transaction as the ledger credit, so a redelivered or concurrent event never credits twice.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,51 +21,13 @@ from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from . import ledger
-from .models import Payment, PaymentEvent, RedemptionCode
+from .models import Payment, PaymentEvent
+from .topup_errors import InvalidAmount, TopupError
 
 log = logging.getLogger(__name__)
 
-codes = RedemptionCode.__table__
 payments = Payment.__table__
 payment_events = PaymentEvent.__table__
-
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: codes are read aloud and retyped
-CODE_GROUPS, CODE_GROUP_CHARS = 4, 4
-CODE_PREFIX_CHARS = 7  # "EG-XXXX", enough for support to find a code without revealing it
-
-
-class TopupError(ValueError):
-    """A top-up refused; the message is safe to show to the user."""
-
-
-class InvalidAmount(TopupError):
-    pass
-
-
-class NoteRequired(TopupError):
-    pass
-
-
-class StaffOnly(TopupError):
-    pass
-
-
-class UnknownCode(TopupError):
-    def __init__(self):
-        super().__init__("This redemption code is not valid. Check it and try again.")
-
-
-class CodeAlreadyRedeemed(TopupError):
-    def __init__(self, by_this_workspace: bool):
-        self.by_this_workspace = by_this_workspace
-        super().__init__("This code was already redeemed by this workspace." if by_this_workspace
-                         else "This code has already been redeemed.")
-
-
-class CodeExpired(TopupError):
-    def __init__(self, expires_at: datetime):
-        self.expires_at = expires_at
-        super().__init__(f"This code expired on {expires_at:%Y-%m-%d %H:%M} UTC.")
 
 
 class PaymentError(TopupError):
@@ -76,120 +36,6 @@ class PaymentError(TopupError):
 
 class WebhookRejected(TopupError):
     pass
-
-
-def normalize_code(text: str) -> str | None:
-    """The canonical EG-XXXX-XXXX-XXXX-XXXX form of what a user typed, or None if it cannot be a code."""
-    raw = "".join(ch for ch in (text or "").upper() if ch.isalnum())
-    if raw.startswith("EG") and len(raw) == 2 + CODE_GROUPS * CODE_GROUP_CHARS:
-        raw = raw[2:]
-    if len(raw) != CODE_GROUPS * CODE_GROUP_CHARS or any(ch not in CODE_ALPHABET for ch in raw):
-        return None
-    groups = [raw[i:i + CODE_GROUP_CHARS] for i in range(0, len(raw), CODE_GROUP_CHARS)]
-    return "EG-" + "-".join(groups)
-
-
-def digest_code(canonical: str) -> str:
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
-def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
-                expires_at: datetime | None = None, actor_label: str | None = None,
-                description: str | None = None) -> tuple[RedemptionCode, str]:
-    """A new code worth `amount_micro`; the plaintext is returned once and only its digest is kept.
-
-    `note` stays with staff (audit log, support pages); `description` is the redeemer's ledger note.
-    """
-    if amount_micro <= 0:
-        raise InvalidAmount("a redemption code must be worth a positive amount")
-    if expires_at is not None and expires_at <= utcnow():
-        raise TopupError("the expiry must be in the future")
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_CHARS))
-    plaintext = normalize_code(raw)
-    code = RedemptionCode(prefix=plaintext[:CODE_PREFIX_CHARS], digest=digest_code(plaintext),
-                          amount_micro=amount_micro, note=(note or "").strip() or None,
-                          description=(description or "").strip() or None,
-                          created_by_id=created_by.id if created_by else None, created_at=utcnow(),
-                          expires_at=expires_at)
-    db.session.add(code)
-    record_audit("code.created", actor=created_by, actor_label=actor_label or (None if created_by else "system"),
-                 target=code.prefix, details={"amount_micro": amount_micro, "note": code.note,
-                                              "description": code.description})
-    db.session.commit()
-    return code, plaintext
-
-
-def redeem_code(workspace_id: int, plaintext: str, user: User | None = None,
-                actor_label: str | None = None) -> ledger.PostedEntry:
-    """Credit the code's amount to the workspace, exactly once across all callers."""
-    canonical = normalize_code(plaintext)
-    if canonical is None:
-        raise UnknownCode()
-    digest, now = digest_code(canonical), utcnow()
-    user_id = user.id if user else None
-    with unit_of_work() as conn:
-        claimed = conn.execute(
-            update(codes)
-            .where(codes.c.digest == digest, codes.c.redeemed_at.is_(None),
-                   codes.c.expires_at.is_(None) | (codes.c.expires_at > now))
-            .values(redeemed_at=now, redeemed_workspace_id=workspace_id, redeemed_by_id=user_id)
-            .returning(codes.c.id, codes.c.amount_micro, codes.c.prefix, codes.c.description)).first()
-        if claimed is None:
-            raise _why_not_redeemable(conn, digest, workspace_id)
-        entry = ledger.append(conn, workspace_id, claimed.amount_micro, "redemption", reference=claimed.prefix,
-                              idempotency_key=f"code:{claimed.id}", note=claimed.description, actor_user_id=user_id,
-                              actor_label=user.email if user else actor_label, created_at=now)
-        record_audit("code.redeemed", actor=user, actor_label=actor_label, workspace_id=workspace_id,
-                     target=claimed.prefix,
-                     details={"amount_micro": claimed.amount_micro, "entry_id": entry.id})
-        return entry
-
-
-def _why_not_redeemable(conn: Connection, digest: str, workspace_id: int) -> TopupError:
-    row = conn.execute(select(codes.c.redeemed_at, codes.c.redeemed_workspace_id, codes.c.expires_at)
-                       .where(codes.c.digest == digest)).first()
-    if row is None:
-        return UnknownCode()
-    if row.redeemed_at is not None:
-        return CodeAlreadyRedeemed(by_this_workspace=row.redeemed_workspace_id == workspace_id)
-    return CodeExpired(row.expires_at) if row.expires_at is not None else UnknownCode()
-
-
-def grant(workspace_id: int, amount_micro: int, actor: User | None, note: str,
-          idempotency_key: str | None = None, operator: str | None = None) -> ledger.PostedEntry:
-    """Staff adds credits (goodwill, trials, invoices paid offline)."""
-    if amount_micro <= 0:
-        raise InvalidAmount("a grant must be a positive amount")
-    return _staff_entry("grant", workspace_id, amount_micro, actor, note, idempotency_key, operator)
-
-
-def adjust(workspace_id: int, amount_micro: int, actor: User | None, note: str,
-           idempotency_key: str | None = None, operator: str | None = None) -> ledger.PostedEntry:
-    """Staff corrects the balance with a signed entry; a debit never takes available credit below zero."""
-    if amount_micro == 0:
-        raise InvalidAmount("an adjustment must move money")
-    return _staff_entry("adjustment", workspace_id, amount_micro, actor, note, idempotency_key, operator)
-
-
-def _staff_entry(kind: str, workspace_id: int, amount: int, actor: User | None, note: str,
-                 idempotency_key: str | None, operator: str | None) -> ledger.PostedEntry:
-    """The entry and its audit row in one transaction, from the console (`actor`, a staff user) or from a
-    server-side entry point (`operator`, e.g. "cli": whoever runs it already has the database)."""
-    note = (note or "").strip()
-    if not note:
-        raise NoteRequired(f"a {kind} needs a note saying why")
-    if operator is None and (actor is None or not actor.is_staff):
-        raise StaffOnly(f"only staff can make a {kind}")
-    origin = operator or "staff"
-    key = f"{origin}-{kind}:{workspace_id}:{idempotency_key}" if idempotency_key else None
-    actor_id, label = (actor.id, actor.email) if actor is not None else (None, operator)
-
-    def audit(entry: ledger.PostedEntry) -> None:
-        record_audit(f"credits.{kind}", actor=actor, actor_label=label, workspace_id=workspace_id,
-                     details={"amount_micro": amount, "note": note, "entry_id": entry.id})
-
-    return ledger.post_entry(workspace_id, amount, kind, idempotency_key=key, also=audit, note=note,
-                             actor_user_id=actor_id, actor_label=label)
 
 
 @dataclass(frozen=True)
