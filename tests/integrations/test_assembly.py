@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
 from ethergate.integrations.installer import assemble as assembly
 from ethergate.integrations.installer import json5_reader, skill
