@@ -154,12 +154,13 @@ def start_checkpointer(engine: Engine) -> None:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Connection]:
+def unit_of_work(writes: bool = True) -> Iterator[Connection]:
     """A service's transaction: the session's connection, committed on success, rolled back on error.
 
     Services that move money use this rather than a second connection, so they join whatever the
     caller already read in the same session instead of waiting on its lock. A unit of work inside another
-    joins it: only the outermost one commits. On SQLite the transaction holds the write lock from the start.
+    joins it: only the outermost one commits. On SQLite the transaction holds the write lock from the start;
+    `writes=False` is for reads that must end now (before network I/O): a deferred BEGIN, which locks nothing.
     Also usable as a decorator (`@unit_of_work()`).
     """
     from .extensions import db
@@ -177,10 +178,10 @@ def unit_of_work() -> Iterator[Connection]:
     try:
         if session.in_transaction():
             conn = session.connection()
-            if conn.dialect.name == "sqlite":
+            if writes and conn.dialect.name == "sqlite":
                 begin_writing(conn.connection)
         else:
-            conn = session.connection(execution_options={WRITE_OPTION: True})
+            conn = session.connection(execution_options={WRITE_OPTION: True} if writes else None)
         yield conn
         session.commit()
     except BaseException:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import User
@@ -35,13 +36,13 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None]
 
 
+@unit_of_work()
 def start(user: User, ip: str | None, user_agent: str | None) -> str:
     """A new session row (committed); returns the key the cookie carries."""
     key = secrets.token_urlsafe(24)
     now = utcnow()
     db.session.add(UserSession(user_id=user.id, key_digest=digest(key), created_at=now, last_seen_at=now,
                                ip=(ip or "")[:64] or None, user_agent=(user_agent or "")[:255] or None))
-    db.session.commit()
     return key
 
 
@@ -57,8 +58,8 @@ def touch(row: UserSession, ip: str | None) -> None:
     now = utcnow()
     if now - row.last_seen_at < TOUCH_EVERY:
         return
-    row.last_seen_at, row.ip = now, (ip or "")[:64] or row.ip
-    db.session.commit()
+    with unit_of_work():
+        row.last_seen_at, row.ip = now, (ip or "")[:64] or row.ip
 
 
 def active(user: User) -> list[UserSession]:
