@@ -15,6 +15,7 @@ from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import User
+from .services import record_audit
 from .tokens import digest
 
 # Writing "last seen" on every page view would cost a write per request; this is fine enough to read.
@@ -69,10 +70,11 @@ def active(user: User) -> list[UserSession]:
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())).all()
 
 
+@unit_of_work()
 def end(user: User, session_id: int | None = None, keep_key: str | None = None) -> int:
     """End one session (by id), or every session but the one holding `keep_key`; returns how many ended.
 
-    Runs in the caller's transaction.
+    Joins the caller's unit of work when there is one.
     """
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if session_id is not None:
@@ -82,8 +84,17 @@ def end(user: User, session_id: int | None = None, keep_key: str | None = None) 
     return db.session.execute(query.values(ended_at=utcnow())).rowcount
 
 
+@unit_of_work()
 def end_key(user: User, key: str) -> None:
-    """End the session holding `key` (in the caller's transaction)."""
+    """End the session holding `key`."""
     db.session.execute(update(UserSession).where(
         UserSession.user_id == user.id, UserSession.key_digest == digest(key), UserSession.ended_at.is_(None))
         .values(ended_at=utcnow()))
+
+
+@unit_of_work()
+def end_others(user: User, keep_key: str | None) -> int:
+    """The user signs out everywhere else; audited. Returns how many sessions ended."""
+    ended = end(user, keep_key=keep_key)
+    record_audit("user.sessions_ended", actor=user, target=user.email, details={"sessions_ended": ended})
+    return ended

@@ -118,6 +118,12 @@ def enqueue(workspace_id: int, event: str, data: dict, now: datetime | None = No
     return delivery
 
 
+@unit_of_work()
+def queue_test(workspace) -> WebhookDelivery | None:
+    """An `alert.test` event for the workspace's webhook (None without one); the sweep delivers it."""
+    return enqueue(workspace.id, "alert.test", {"workspace": workspace.slug, "workspace_name": workspace.name})
+
+
 def deliveries(workspace_id: int, limit: int = 50) -> list[WebhookDelivery]:
     return db.session.scalars(db.select(WebhookDelivery).where(WebhookDelivery.workspace_id == workspace_id)
                               .order_by(WebhookDelivery.id.desc()).limit(limit)).all()

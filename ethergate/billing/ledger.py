@@ -28,7 +28,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
-from ..extensions import db
 from ..keys.models import KeySpend
 from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
 from . import statements as sql

@@ -93,6 +93,7 @@ def digest_code(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+@unit_of_work()
 def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
                 expires_at: datetime | None = None, actor_label: str | None = None,
                 description: str | None = None) -> tuple[RedemptionCode, str]:
@@ -115,7 +116,6 @@ def create_code(amount_micro: int, note: str | None = None, created_by: User | N
     record_audit("code.created", actor=created_by, actor_label=actor_label or (None if created_by else "system"),
                  target=code.prefix, details={"amount_micro": amount_micro, "note": code.note,
                                               "description": code.description})
-    db.session.commit()
     return code, plaintext
 
 
@@ -257,8 +257,6 @@ class StripeCheckout:
         minor = to_minor_units(amount_micro, self.currency)
         workspace_id = workspace if isinstance(workspace, int) else workspace.id
         user_id = user.id if user is not None else None
-        # Never hold a transaction (on SQLite, the write lock) across the call to Stripe.
-        db.session.commit()
         metadata = {"workspace_id": str(workspace_id), "amount_micro": str(amount_micro)}
         if user_id is not None:
             metadata["user_id"] = str(user_id)
