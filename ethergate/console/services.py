@@ -2,7 +2,8 @@
 
 Each function that changes something is one unit of work (database.unit_of_work), with its audit row.
 Member changes lock the workspace row first (SELECT ... FOR UPDATE on PostgreSQL; a SQLite unit of work
-holds the write lock from its start), so two owners demoting each other at once cannot leave a workspace with no owner.
+holds the write lock from its start), so two owners demoting each other at once cannot leave a workspace
+with no owner.
 Errors are MemberError with a message fit to show the user.
 """
 from __future__ import annotations

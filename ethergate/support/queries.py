@@ -1,7 +1,6 @@
 """What the support console reads: searches, a request's whole trace, a workspace at a glance.
 
-Each function loads everything its page shows (no lazy loads while rendering) and then ends its read
-transaction, since on SQLite even a read holds the write lock until it ends (see database.py).
+Each function loads everything its page shows (no lazy loads while rendering); the read ends with the request.
 """
 from __future__ import annotations
 
