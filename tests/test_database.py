@@ -159,3 +159,12 @@ def test_sqlalchemy_errors_inside_a_unit_of_work_leave_the_session_usable(app, f
         with unit_of_work() as conn:
             conn.execute(text("UPDATE workspaces SET name = NULL WHERE id = :id"), {"id": workspace_id})
     assert name_of(workspace_id)
+
+
+def test_the_check_is_a_strict_setting_off_by_default(tmp_path):
+    from ethergate.settings import ConfigError, load_settings
+
+    assert load_settings({}, str(tmp_path))["CHECK_TRANSACTIONS"] is False
+    assert load_settings({"ETHERGATE_CHECK_TRANSACTIONS": "true"}, str(tmp_path))["CHECK_TRANSACTIONS"] is True
+    with pytest.raises(ConfigError, match="ETHERGATE_CHECK_TRANSACTIONS"):
+        load_settings({"ETHERGATE_CHECK_TRANSACTIONS": "sometimes"}, str(tmp_path))
