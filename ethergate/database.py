@@ -159,36 +159,37 @@ def unit_of_work(writes: bool = True) -> Iterator[Connection]:
 
     Services that move money use this rather than a second connection, so they join whatever the
     caller already read in the same session instead of waiting on its lock. A unit of work inside another
-    joins it: only the outermost one commits. On SQLite the transaction holds the write lock from the start;
-    `writes=False` is for reads that must end now (before network I/O): a deferred BEGIN, which locks nothing.
-    Also usable as a decorator (`@unit_of_work()`).
+    joins it: only the outermost one commits, and an error rolls the outermost one back as it leaves it (so
+    only the outermost level may retry after a database error, as post_entry does). On SQLite the
+    transaction holds the write lock from the start; `writes=False` is for reads that must end now (before
+    network I/O): a deferred BEGIN, which locks nothing. Also usable as a decorator (`@unit_of_work()`).
     """
     from .extensions import db
 
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
-    if depth:
-        session.info[_DEPTH] = depth + 1
-        try:
-            yield session.connection()
-        finally:
-            session.info[_DEPTH] = depth
-        return
-    session.info[_DEPTH] = 1
+    session.info[_DEPTH] = depth + 1
     try:
-        if session.in_transaction():
-            conn = session.connection()
-            if writes and conn.dialect.name == "sqlite":
-                begin_writing(conn.connection)
-        else:
-            conn = session.connection(execution_options={WRITE_OPTION: True} if writes else None)
-        yield conn
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if depth:
+            yield _connection(session, writes)
+            return
+        try:
+            yield _connection(session, writes)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     finally:
-        session.info.pop(_DEPTH, None)
+        session.info[_DEPTH] = depth
+
+
+def _connection(session, writes: bool) -> Connection:
+    if not session.in_transaction():
+        return session.connection(execution_options={WRITE_OPTION: True} if writes else None)
+    conn = session.connection()
+    if writes and conn.dialect.name == "sqlite":
+        begin_writing(conn.connection)
+    return conn
 
 
 _DEPTH = "ethergate_unit_of_work_depth"
