@@ -52,18 +52,16 @@ def create_app(config: dict | None = None) -> Flask:
             app.config["CHECK_TRANSACTIONS"] = True
             watch_connections(db.engine)
 
-    from . import cli, errors, health, integrations
-    from .billing import webhooks
+    from . import cli, errors, health
     from .gateway import bp as gateway_bp
     # Routes and hooks on the /v1 blueprint.
     from .gateway import chat, lifecycle, messages, models_api, receipts, responses_api  # noqa: F401
-    from .gateway import status
+    from .gateway import status, stripe_webhook
 
     app.register_blueprint(health.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(gateway_bp)
-    app.register_blueprint(integrations.bp)
-    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(stripe_webhook.bp)
     errors.register(app)
     cli.register(app)
     from . import observability
@@ -75,20 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     console.init_app(app)
     from . import support
-    from .accounts import audit_views
     support.init_app(app)  # staff only; hides /support from everyone else before CSRF can answer
-    app.register_blueprint(audit_views.bp)
-    from .billing import views as billing_views
-    from .integrations import views_console as integrations_console
-    from .keys import views as keys_views
-    app.register_blueprint(keys_views.bp)
-    app.register_blueprint(billing_views.bp)
-    integrations_console.init_app(app)
     from . import docs, status_page
-    from .catalog import views as catalog_views
-    from .usage import views as usage_views
-    app.register_blueprint(usage_views.bp)
-    app.register_blueprint(catalog_views.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(status_page.bp)
     security.init_app(app)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from .accounts import services as accounts
 from .billing import ledger, topups
 from .billing.audit import audit_ledger
+from .billing.credit_accounts import open_account
 from .billing.models import LedgerEntry
 from .catalog.sync import CatalogError, sync_catalog
 from .database import unit_of_work
@@ -62,6 +63,7 @@ def create_workspace(name: str, owner: str) -> None:
     try:
         with unit_of_work():
             workspace = accounts.create_workspace(name, user)
+            open_account(workspace.id)
             accounts.record_audit("workspace.created", actor_label="cli", workspace_id=workspace.id,
                                   target=workspace.slug, details={"owner": user.email})
     except accounts.AccountError as exc:

@@ -4,10 +4,10 @@ from .accounts.sessions import UserSession
 from .accounts.tokens import AccountToken
 from .accounts.two_factor import RecoveryCode
 from .alerts.models import AlertState, AlertWebhook, WebhookDelivery
-from .billing.models import CreditAccount, Hold, LedgerEntry, Payment, PaymentEvent, RedemptionCode
+from .billing.models import CreditAccount, Hold, KeySpend, LedgerEntry, Payment, PaymentEvent, RedemptionCode
 from .catalog.models import Model, ModelAlias, Price, Provider, Route
 from .incidents.models import Incident
-from .keys.models import ApiKey, KeySpend
+from .keys.models import ApiKey
 from .mail.models import OutboxMessage
 from .usage.models import RequestLog
 

@@ -15,12 +15,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .console import nav
-from .console.formats import when
-from .console.rendering import render
+from .console.charts import percent
+from .console.shell import nav
+from .console.shell.formats import when
+from .console.shell.rendering import render
 from .gateway.status import gather_status
 from .timeutil import utcnow
-from .usage.charts import percent
 
 bp = Blueprint("status_page", __name__)
 REFRESH_SECONDS = 30

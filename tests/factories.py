@@ -29,10 +29,12 @@ class Factories:
     def workspace(self, owner=None, name: str | None = None, credits: str | None = None):
         from ethergate.accounts.services import create_workspace
         from ethergate.billing import ledger
+        from ethergate.billing.credit_accounts import open_account
         from ethergate.extensions import db
         from ethergate.money import parse_amount
         owner = owner or self.user()
         workspace = create_workspace(name or f"Workspace {next(_counter)}", owner)
+        open_account(workspace.id)
         db.session.commit()
         if credits is not None:
             ledger.post_entry(workspace.id, parse_amount(credits), "grant", note="test credits", actor_label="test")

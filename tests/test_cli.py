@@ -62,6 +62,8 @@ def test_round_trip(flask_cli_process, database_url):
     assert made.returncode == 0
     slug = made.stdout.strip()
     assert slug == "acme-labs"
+    opened = flask_cli("admin", "balance", slug)  # the credit account is opened with the workspace
+    assert opened.returncode == 0 and opened.stdout.strip() == "0.00"
     assert flask_cli("admin", "grant-credits", slug, "12.50", "--note", "welcome").returncode == 0
     assert flask_cli("admin", "grant-credits", slug, "0.000001").returncode == 0
     balance = flask_cli("admin", "balance", slug)

@@ -56,8 +56,7 @@ def unique_slug(name: str) -> str:
 
 
 def create_workspace(name: str, owner: User) -> Workspace:
-    from ..billing.models import CreditAccount
-
+    """The workspace and its owner's membership; the caller opens its credit account (billing.credit_accounts)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise AccountError("workspace name must be 1 to 120 characters")
@@ -65,7 +64,6 @@ def create_workspace(name: str, owner: User) -> Workspace:
     db.session.add(workspace)
     db.session.flush()
     db.session.add(Membership(user_id=owner.id, workspace_id=workspace.id, role="owner"))
-    db.session.add(CreditAccount(workspace_id=workspace.id, balance_micro=0, held_micro=0))
     db.session.flush()
     return workspace
 

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import mail
 from ..accounts.models import Membership, User, Workspace
-from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, CreditAccount, LedgerEntry
+from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, CreditAccount, KeySpend, LedgerEntry
 from ..database import unit_of_work
 from ..extensions import db
-from ..keys.models import ApiKey, KeySpend
+from ..keys.models import ApiKey
 from ..timeutil import month_key, utcnow
 from . import webhooks
 from .models import AlertState

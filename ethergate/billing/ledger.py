@@ -28,11 +28,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
-from ..keys.models import KeySpend
 from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
 from . import statements as sql
 from ..timeutil import month_key, utcnow
-from .models import CreditAccount, Hold, LedgerEntry
+from .models import CreditAccount, Hold, KeySpend, LedgerEntry
 
 accounts = CreditAccount.__table__
 entries = LedgerEntry.__table__

@@ -29,6 +29,16 @@ class CreditAccount(db.Model):
         return self.balance_micro - self.held_micro
 
 
+class KeySpend(db.Model):
+    """Month-to-date spend and pending holds of one key, for its monthly cap."""
+    __tablename__ = "key_spend"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     # A workspace's ledger is read newest first: one index serves the filter and the order.

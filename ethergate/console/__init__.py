@@ -1,39 +1,41 @@
-"""The developer console: sign-up and sign-in, workspaces, members, the dashboard, and the site pages.
+"""The developer console: every HTML page, composed over the domain packages (which hold no views).
 
-Blueprints: `site` ("/", "/language"), `auth` ("/signup", "/login", "/logout") and `console`
-("/console/...", workspace pages under "/console/w/<slug>/").
+Blueprints: `site` ("/", "/language"), `auth` ("/signup", "/login", "/logout"), `console`
+("/console/...", workspace pages under "/console/w/<slug>/"), and one per page area, named as before the
+pages lived here: `keys`, `billing` (Credits), `usage`, `audit`, `catalog` ("/models") and `integrations`.
 
 Building a console page on top of this (keys, credits, usage, ...):
 
-* URL `/console/w/<slug>/<area>/...`, view wrapped in `access.workspace_view(min_role=...)`; look up
+* URL `/console/w/<slug>/<area>/...`, view wrapped in `shell.access.workspace_view(min_role=...)`; look up
   every ID inside `g.workspace` and answer 404 when it is not there;
 * template extends "console/layout.html" and fills `{% block content %}`; swappable regions are
-  blocks named after their DOM id, rendered with `rendering.render()` (page or fragment);
+  blocks named after their DOM id, rendered with `shell.rendering.render()` (page or fragment);
   small self-targeting widgets live in templates/components/ and come back via `render_component()`;
 * responses that change the session or need a real reload use `htmx.redirect()` / `htmx.refresh()`;
 * forms are Flask-WTF forms rendered with templates/_macros/forms.html; CSRF is automatic;
 * strings are marked for translation (see ethergate.i18n); money uses the `money` template filter
-  (`money_exact` in receipts and the ledger), times the `when` filter (see console.formats);
-* the nav entry is in `nav.CONSOLE_NAV` and appears once the endpoint exists;
+  (`money_exact` in receipts and the ledger), times the `when` filter (see shell.formats);
+* the nav entry is in `shell.nav.CONSOLE_NAV` and appears once the endpoint exists;
 * tests use the fixtures of tests/console/conftest.py: `client` (its `submit()` and `htmx_post()`
   send the CSRF token read from a page), `auth` (signup/login/logout), `owner`, `join`.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, request
+from flask import Flask, g, request
 from flask_login import current_user
 from htmx_flask import Htmx
 
 from ..extensions import login_manager
-from . import formats, htmx, nav
-from .access import can, inject_workspace_slug
+from .blueprint import bp
+from .shell import formats, htmx, nav
+from .shell.access import can, inject_workspace_slug
 
-bp = Blueprint("console", __name__, url_prefix="/console")
 htmx_extension = Htmx()
 
 
 def init_app(app: Flask) -> None:
     from . import account, alerts, auth, dashboard, members, playground, recovery, site, workspaces  # noqa: F401  (routes)
+    from . import audit, catalog, credits, integrations, keys, usage
 
     htmx_extension.init_app(app)
     formats.init_app(app)
@@ -43,17 +45,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(bp)
+    for page in (audit, keys, credits, usage, catalog):
+        app.register_blueprint(page.bp)
+    integrations.init_app(app)
     app.url_defaults(inject_workspace_slug)
     app.context_processor(template_context)
     app.after_request(show_errors_as_pages)
-
-
-@bp.after_request
-def private_page(response):
-    # Console pages show balances and members; keep them out of shared and back/forward caches.
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.vary.add("HX-Request")
-    return response
 
 
 def show_errors_as_pages(response):

@@ -1,7 +1,7 @@
 """The account page: email (verify, change), password, two-factor sign-in, and signed-in sessions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, url_for
+from flask import Blueprint, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -14,11 +14,11 @@ from ..accounts.models import Membership, Workspace
 from ..accounts.services import AccountError
 from ..extensions import db
 from ..i18n import current_language
-from . import htmx
 from .auth import current_session_key, flash_verification, send_verification
 from .forms import ChangeEmailForm, ChangePasswordForm, DisableTwoFactorForm, EnableTwoFactorForm
-from .links import public_url
-from .rendering import render
+from .shell import htmx
+from .shell.links import public_url
+from .shell.rendering import render
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -193,12 +193,3 @@ def end_other_sessions():
     flash(ngettext("%(num)s other session was signed out.", "%(num)s other sessions were signed out.", ended),
           "success")
     return htmx.redirect(url_for("account.index"))
-
-
-def two_factor_required(workspace: Workspace):
-    """What a member without two-factor sees on a workspace whose owner requires it."""
-    g.workspace = None
-    return render("account/two_factor_required.html", status=403, workspace=workspace)
-
-
-

@@ -5,10 +5,11 @@ from flask import flash, g, url_for
 from flask_babel import gettext as _
 
 from ..alerts import webhooks
-from . import bp, htmx
-from .access import workspace_view
+from .blueprint import bp
 from .forms import WebhookForm
-from .rendering import render_component
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import render_component
 
 
 def webhook_context(form: WebhookForm | None = None, **extra) -> dict:

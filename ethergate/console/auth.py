@@ -20,11 +20,11 @@ from ..extensions import db, login_manager
 from ..i18n import SESSION_KEY as LOCALE_KEY
 from ..i18n import current_language
 from ..security import login_throttle, minutes
-from . import htmx
 from .forms import LoginForm, SignupForm, TwoFactorForm
-from .links import public_url
-from .rendering import render
 from .services import authenticate, record_sign_in, sign_up
+from .shell import htmx
+from .shell.links import public_url
+from .shell.rendering import render
 
 bp = Blueprint("auth", __name__)
 

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 
 from ..billing.ledger import account_state
 from ..billing.models import DEFAULT_LOW_BALANCE_MICRO
-from ..billing.reports import spend_by_model, usage_totals
 from ..extensions import db
 from ..keys.models import ApiKey
 from ..timeutil import utcnow
-from . import bp
-from .access import workspace_view
-from .rendering import render
+from ..usage.spend import spend_by_model, usage_totals
+from .blueprint import bp
 from .dashboard_activity import workspace_activity
+from .shell.access import workspace_view
+from .shell.rendering import render
 from .snippets import LANGUAGES, example_model, snippets
 
 

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
-from ..billing.reports import spend_by_model, usage_totals
 from ..i18n import format_money, format_number
 from ..timeutil import utcnow
-from ..usage import activity, charts
+from ..usage import activity
+from ..usage.spend import spend_by_model, usage_totals
+from . import charts
 
 BURN_DAYS = 7
 

@@ -8,8 +8,8 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..accounts.services import MIN_PASSWORD, AccountError, normalize_email
-from ..billing.forms import typed_amount
 from ..money import AmountError, parse_amount
+from .credit_forms import typed_amount
 
 ROLE_CHOICES = [("member", _l("Member")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
 

@@ -14,13 +14,14 @@ from .. import mail
 from ..accounts.services import find_user
 from ..i18n import current_language
 from ..timeutil import utcnow
-from . import bp, htmx
-from .access import workspace_view
+from .blueprint import bp
 from .forms import InviteForm, RoleForm
-from .links import public_url
-from .rendering import render, render_component
 from .services import (MemberError, change_role, invite, member_in, members_of, pending_invitations,
                        remove_member, require_two_factor, resend_invitation, revoke_invitation)
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.links import public_url
+from .shell.rendering import render, render_component
 
 
 def members_page(status: int = 200, invite_form: InviteForm | None = None, invite_link: dict | None = None):

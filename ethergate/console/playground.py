@@ -22,9 +22,10 @@ from ..catalog.snapshot import get_snapshot
 from ..keys.auth import CONSOLE_KEY_ENVIRON
 from ..keys.services import playground_key
 from ..usage.reports import find_request
-from . import bp, nav
-from .access import workspace_view
-from .rendering import render, render_component
+from .blueprint import bp
+from .shell import nav
+from .shell.access import workspace_view
+from .shell.rendering import render, render_component
 from .snippets import LANGUAGES, example_model, request_snippets
 
 # A full page load: the page's script must run, and htmx does not run scripts in swapped content.

@@ -15,12 +15,12 @@ from ..accounts import credentials, tokens
 from ..accounts.services import AccountError, find_user
 from ..i18n import current_language
 from ..security import minutes, reset_throttle
-from . import htmx
 from .auth import bp, current_session_key
 from .forms import ForgotPasswordForm, ResetPasswordForm
-from .links import public_url
-from .rendering import render
 from .services import MemberError, accept_invitation_link, invitation_for_link, join_invited
+from .shell import htmx
+from .shell.links import public_url
+from .shell.rendering import render
 
 
 def link_problem(error: tokens.TokenError) -> str:

@@ -20,10 +20,11 @@ from ..accounts.models import Invitation, Membership, User, Workspace
 from ..accounts.passwords import hash_method
 from ..accounts.services import (AccountError, check_role, create_user, create_workspace, find_user,
                                  normalize_email, record_audit)
+from ..billing.credit_accounts import open_account
 from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
-from .access import role_at_least
+from .shell.access import role_at_least
 
 
 class MemberError(AccountError):
@@ -115,6 +116,7 @@ def new_workspace(user: User, name: str) -> Workspace:
         workspace = create_workspace(name, user)
     except AccountError:
         raise MemberError(_l("A workspace name is 1 to 120 characters.")) from None
+    open_account(workspace.id)
     record_audit("workspace.created", actor=user, workspace_id=workspace.id, target=workspace.slug,
                  details={"name": workspace.name})
     return workspace

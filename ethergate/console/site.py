@@ -6,9 +6,9 @@ from flask_login import current_user
 
 from ..accounts.services import set_locale
 from ..i18n import SESSION_KEY, language
-from . import htmx
 from .auth import safe_next
-from .rendering import render
+from .shell import htmx
+from .shell.rendering import render
 from .snippets import example_model, snippets
 
 bp = Blueprint("site", __name__)

@@ -6,14 +6,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.services import membership, workspace_by_slug
-from . import bp, htmx
-from .access import LAST_WORKSPACE_KEY, workspace_view
-from .alerts import webhook_context
-from ..money import format_plain
 from ..billing.models import DEFAULT_LOW_BALANCE_MICRO
+from ..money import format_plain
+from .alerts import webhook_context
+from .blueprint import bp
 from .forms import WorkspaceForm, WorkspaceLimitsForm
-from .rendering import render, render_component
 from .services import MemberError, new_workspace, rename_workspace, set_workspace_limits, workspaces_of
+from .shell import htmx
+from .shell.access import LAST_WORKSPACE_KEY, workspace_view
+from .shell.rendering import render, render_component
 
 
 @bp.get("/")

@@ -5,8 +5,4 @@ this instance's base URL and real model IDs from the catalog (see `views.docs_co
 """
 from __future__ import annotations
 
-from flask import Blueprint
-
-bp = Blueprint("docs", __name__, url_prefix="/docs")
-
-from . import views  # noqa: E402,F401  (routes on the blueprint)
+from .views import bp  # noqa: F401  (the app registers it)

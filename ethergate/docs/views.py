@@ -1,16 +1,18 @@
 """Docs pages: `/docs` and `/docs/<slug>`, each rendered with this instance's URL and catalog."""
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import Blueprint, abort, current_app
 
 from ..billing.topups import payment_provider
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
-from ..console.rendering import render
+from ..console.shell.rendering import render
 from ..console.snippets import LANGUAGES, example_model, snippets
 from ..integrations import integration_commands
-from . import bp, samples
+from . import samples
 from .pages import BY_SLUG, OPERATOR_PAGES, PAGES
+
+bp = Blueprint("docs", __name__, url_prefix="/docs")
 
 PREFERRED = {
     "deepseek": "deepseek/deepseek-v4-flash",

@@ -6,7 +6,7 @@ from calendar import timegm
 
 from flask import Response, current_app, g
 
-from ..billing.receipts import Receipt, credit_position, request_receipt
+from ..usage.receipts import Receipt, credit_position, request_receipt
 from ..money import format_plain
 from ..observability.request_ids import SANE_REQUEST_ID
 from . import bp

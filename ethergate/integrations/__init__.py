@@ -1,10 +1,6 @@
 """Agent tool integrations: the one-line installer for QClaw, OpenClaw, Hermes, Qwen Code, opencode, aider,
-Claude Code and Codex, and the EtherGate skill."""
+Claude Code and Codex, and the EtherGate skill. The console serves the scripts (console/integrations.py)."""
 from __future__ import annotations
-
-from flask import Blueprint
-
-bp = Blueprint("integrations", __name__, url_prefix="/console/skills")
 
 TARGETS = (("qclaw", "QClaw"), ("openclaw", "OpenClaw"), ("hermes", "Hermes"), ("qwen-code", "Qwen Code"),
            ("opencode", "opencode"), ("aider", "aider"), ("claude-code", "Claude Code"), ("codex", "Codex"))
@@ -38,7 +34,3 @@ def _sh(value: str) -> str:
 def _ps(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
-
-bp.add_app_template_global(integration_commands)
-
-from . import views  # noqa: E402,F401  (routes on the blueprint)

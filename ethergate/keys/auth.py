@@ -25,7 +25,7 @@ from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ApiKey
-from .services import KEY_PREFIX, KEY_RANDOM_CHARS, digest_key
+from .tokens import KEY_PREFIX, KEY_RANDOM_CHARS, digest_key
 
 log = logging.getLogger(__name__)
 

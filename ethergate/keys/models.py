@@ -44,12 +44,3 @@ class ApiKey(db.Model):
             return "rotating"
         return "active"
 
-
-class KeySpend(db.Model):
-    """Month-to-date spend and pending holds of one key, for its monthly cap."""
-    __tablename__ = "key_spend"
-
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
-    held_micro: Mapped[int] = mapped_column(BigInteger, default=0)

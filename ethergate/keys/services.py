@@ -6,8 +6,6 @@ processes cache keys for KEY_CACHE_SECONDS (default 2 s), so they refuse the key
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,11 +17,10 @@ from ..catalog.models import Model, ModelAlias
 from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
+from .auth import forget_key
 from .models import ApiKey
+from .tokens import digest_key, display_prefix, generate_key
 
-KEY_PREFIX = "cr_"
-KEY_RANDOM_CHARS = 40
-DISPLAY_CHARS = 8  # "cr_" + 5 characters of the random part
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 MAX_ALLOWED_MODELS = 200
 
@@ -50,19 +47,6 @@ UNSET = _Unset()
 class IssuedKey:
     key: ApiKey
     plaintext: str
-
-
-def digest_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
-
-
-def generate_key() -> str:
-    # token_urlsafe gives ~1.3 chars per byte from the URL-safe alphabet [A-Za-z0-9_-].
-    return KEY_PREFIX + secrets.token_urlsafe(32)[:KEY_RANDOM_CHARS].ljust(KEY_RANDOM_CHARS, "0")
-
-
-def display_prefix(plaintext: str) -> str:
-    return plaintext[:DISPLAY_CHARS]
 
 
 def check_name(name: str | None) -> str:
@@ -276,8 +260,6 @@ def _audit(action: str, key: ApiKey, actor: Actor, details: dict) -> None:
 
 
 def _forget_cached(key: ApiKey) -> None:
-    # Imported here because auth imports this module for the key format.
-    from .auth import forget_key
     forget_key(key.digest)
 
 

@@ -11,12 +11,9 @@ ledger entry and its audit row in one transaction.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, request
-from flask_login import current_user
+from flask import Flask, abort, request
 
-PREFIX = "/support"
-
-bp = Blueprint("support", __name__, url_prefix=PREFIX)
+from .blueprint import PREFIX, bp, is_staff
 
 
 def init_app(app: Flask) -> None:
@@ -29,20 +26,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def is_staff() -> bool:
-    return bool(current_user and current_user.is_authenticated and current_user.is_staff)
-
-
 def hide_from_non_staff() -> None:
     if (request.path == PREFIX or request.path.startswith(PREFIX + "/")) and not is_staff():
         abort(404)
-
-
-@bp.after_request
-def private_page(response):
-    # Support pages show customers' data and freshly minted codes: never cached. Only for staff, so a
-    # hidden page's 404 carries exactly the headers of any other 404.
-    if is_staff():
-        response.headers["Cache-Control"] = "no-store"
-        response.vary.add("HX-Request")
-    return response

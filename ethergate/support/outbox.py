@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import request
 
 from .. import mail
-from ..console.rendering import render
-from . import bp
+from ..console.shell.rendering import render
+from .blueprint import bp
 
 PAGE_SIZE = 50
 

@@ -15,7 +15,7 @@ from ..billing.models import Hold, LedgerEntry
 from ..extensions import db
 from ..observability.request_ids import SANE_REQUEST_ID
 from ..keys.models import ApiKey
-from ..keys.services import DISPLAY_CHARS, KEY_PREFIX
+from ..keys.tokens import DISPLAY_CHARS, KEY_PREFIX
 from ..timeutil import utcnow
 from ..usage.models import RequestLog
 

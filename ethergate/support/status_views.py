@@ -6,12 +6,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..console.rendering import render
+from ..console.charts import percent
+from ..console.shell.rendering import render
 from ..gateway.status import gather_status
 from ..incidents.services import IncidentError, open_incident, recent_incidents, resolve_incident
 from ..timeutil import utcnow
-from ..usage.charts import percent
-from . import bp
+from .blueprint import bp
 from .forms import IncidentForm, ResolveForm
 
 

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..accounts.audit_views import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
 from ..billing import ledger, topups
-from ..console import htmx
-from ..console.rendering import render, render_component
+from ..console.audit import EVERY_WORKSPACE, action_label, audit_page, page_links, page_number, summary
+from ..console.shell import htmx
+from ..console.shell.rendering import render, render_component
 from ..i18n import format_money
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 from .forms import AdjustmentForm, CodeForm
 from .queries import request_trace, search, workspace_by_slug, workspace_overview
 

@@ -1,6 +1,6 @@
 """Request-log reports for the Usage pages: one workspace, one filter, every query scoped by workspace.
 
-`billing.reports` already sums totals, tokens per day and ledger spend; this module adds what the
+`usage.spend` already sums totals, tokens per day and ledger spend; this module adds what the
 Usage pages need on top: zero-filled daily series, model mix, errors by code, the paginated and
 searchable request log, its CSV rows, and one request with its ledger entries. Days are UTC days
 and every timestamp is naive UTC, as everywhere else.
@@ -14,11 +14,11 @@ from typing import Iterator
 from sqlalchemy import Date, case, cast, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from ..billing import reports as billing_reports
 from ..billing.models import LedgerEntry
 from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import ApiKey
+from . import spend as spend_reports
 from .models import RequestLog
 
 logs = RequestLog.__table__
@@ -130,8 +130,8 @@ class Totals:
 
 
 def totals(usage: UsageFilter) -> Totals:
-    logged = billing_reports.usage_totals(usage.workspace_id, **usage.report_args())
-    spend = sum(row["spend_micro"] for row in billing_reports.spend_by_model(usage.workspace_id,
+    logged = spend_reports.usage_totals(usage.workspace_id, **usage.report_args())
+    spend = sum(row["spend_micro"] for row in spend_reports.spend_by_model(usage.workspace_id,
                                                                              **usage.report_args()))
     return Totals(**logged, spend_micro=spend)
 
@@ -145,10 +145,10 @@ class Day:
 def daily(usage: UsageFilter) -> list[Day]:
     """One entry per day of the range, days without traffic included (a chart needs the gaps)."""
     days = {day: Day(day) for day in usage.days}
-    for row in billing_reports.tokens_by_day(usage.workspace_id, **usage.report_args()):
+    for row in spend_reports.tokens_by_day(usage.workspace_id, **usage.report_args()):
         if row["day"] in days:
             days[row["day"]].totals = Totals(**{k: v for k, v in row.items() if k != "day"})
-    for row in billing_reports.spend_by_day(usage.workspace_id, **usage.report_args()):
+    for row in spend_reports.spend_by_day(usage.workspace_id, **usage.report_args()):
         if row["day"] in days:
             days[row["day"]].totals.spend_micro = row["spend_micro"]
     return list(days.values())
@@ -230,7 +230,7 @@ def model_mix(usage: UsageFilter) -> list[ModelShare]:
 
     rows = _rows(build)
     spend = {row["model_id"]: row["spend_micro"]
-             for row in billing_reports.spend_by_model(usage.workspace_id, **usage.report_args())}
+             for row in spend_reports.spend_by_model(usage.workspace_id, **usage.report_args())}
     total_spend = sum(spend.values())
     total = (total_spend or sum(int(r.requests) for r in rows)) or 1
     mix = [ModelShare(r.model_id, int(r.requests), int(r.errors), int(r.tokens), int(r.cost),

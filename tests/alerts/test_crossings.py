@@ -7,7 +7,7 @@ from ethergate.alerts.checks import check_crossings
 from ethergate.alerts.models import AlertState
 from ethergate.billing import ledger
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 from ethergate.money import MICRO
 from ethergate.timeutil import month_key, utcnow
 

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from ethergate.alerts.checks import check_crossings
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 from ethergate.money import MICRO
 from ethergate.timeutil import month_key, utcnow
 

@@ -16,7 +16,7 @@ from ethergate.accounts.models import User
 from ethergate.billing import ledger, topups
 from ethergate.billing.models import CreditAccount, Hold, LedgerEntry, RedemptionCode
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 from ethergate.timeutil import utcnow
 
 SEED = 20261124

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 
 from .e2e import (MODEL, assert_audit_passes, assert_books_balance, assert_holds_resolved_once,  # noqa: F401
                   clean_fake, entries, fresh, hold_for, log_rows, say)

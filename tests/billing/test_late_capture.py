@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ethergate.billing import ledger
 from ethergate.billing.models import Hold, LedgerEntry
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 from ethergate.timeutil import utcnow
 from tests.support.gateway import app, chat  # noqa: F401  (app: fixture)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ethergate.billing import ledger
 from ethergate.billing.models import CreditAccount, Hold, LedgerEntry
 from ethergate.extensions import db
-from ethergate.keys.models import KeySpend
+from ethergate.billing.models import KeySpend
 from ethergate.usage.models import RequestLog
 from ethergate.usage.recorder import INSERT_LOG, log_values
 

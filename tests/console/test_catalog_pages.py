@@ -8,8 +8,8 @@ from html import unescape
 import pytest
 from sqlalchemy import text
 
-from ethergate.catalog import signals as signals_module
-from ethergate.catalog.signals import compute_signals, percentile
+from ethergate.usage import route_signals as signals_module
+from ethergate.usage.route_signals import compute_signals, percentile
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
 from ethergate.usage.models import RequestLog
@@ -186,8 +186,8 @@ def test_catalog_in_chinese(client, configured):
     (2, "¥2.00", "peak price now, 09:00–12:00 Asia/Shanghai"),
     (12, "¥1.00", "standard price now; higher in 09:00–12:00, 14:00–18:00 Asia/Shanghai")])
 def test_model_list_shows_the_price_that_applies_now_with_its_window(client, monkeypatch, hour, price, note):
-    from ethergate.catalog import views
-    monkeypatch.setattr(views, "utcnow", lambda: datetime(2026, 12, 7, hour, 30))
+    from ethergate.console import catalog as catalog_page
+    monkeypatch.setattr(catalog_page, "utcnow", lambda: datetime(2026, 12, 7, hour, 30))
     page = client.get("/models").get_data(as_text=True)
     row = unescape(page.split('<tr data-model-id="deepseek/deepseek-v4-flash">')[1].split("</tr>")[0])
     cells = re.findall(r'<td class="num" data-label="Input">([^<]+)</td>', row)

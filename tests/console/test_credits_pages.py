@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from ethergate.billing import export, ledger, topups
+from ethergate.billing import ledger, topups
+from ethergate.usage import ledger_csv
 from ethergate.billing.models import Payment
 from ethergate.extensions import db
 from ethergate.money import parse_amount
@@ -142,7 +143,7 @@ def test_ledger_is_paginated(client, owner):
 
 
 def test_csv_export_has_every_entry_as_plain_decimals(client, owner, monkeypatch):
-    monkeypatch.setattr(export, "BATCH", 4)  # several batches
+    monkeypatch.setattr(ledger_csv, "BATCH", 4)  # several batches
     ledger.post_entry(owner.workspace.id, -2_345_000, "usage", request_id="req_csv", model_id="qwen/qwen-plus",
                       prompt_tokens=10, completion_tokens=5)
     for n in range(8):

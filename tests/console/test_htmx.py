@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from ethergate.console import htmx
-from ethergate.console.rendering import render_block
+from ethergate.console.shell import htmx
+from ethergate.console.shell.rendering import render_block
 
 
 def test_redirect_is_hx_redirect_for_htmx_and_303_otherwise(app):

@@ -9,7 +9,7 @@ from ethergate.accounts.models import AuditEvent
 from ethergate.billing import ledger
 from ethergate.extensions import db
 from ethergate.keys.models import ApiKey
-from ethergate.keys.services import digest_key
+from ethergate.keys.tokens import digest_key
 from ethergate.timeutil import utcnow
 from ethergate.usage.models import RequestLog
 

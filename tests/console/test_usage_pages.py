@@ -12,10 +12,10 @@ import pytest
 from ethergate.billing import ledger
 from ethergate.extensions import db
 from ethergate.timeutil import utcnow
-from ethergate.usage import charts
+from ethergate.console import charts
 from ethergate.usage.models import RequestLog
 from ethergate.usage.reports import UsageFilter, daily
-from ethergate.usage.views import parse_filters
+from ethergate.console.usage import parse_filters
 
 
 def add_log(workspace, request_id: str = "req_one", *, key=None, when: datetime | None = None, status: int = 200,

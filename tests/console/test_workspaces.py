@@ -1,5 +1,6 @@
 """Creating, renaming and switching workspaces."""
 from ethergate.accounts.models import AuditEvent, Membership, Workspace
+from ethergate.billing.models import CreditAccount
 from ethergate.extensions import db
 
 
@@ -19,6 +20,8 @@ def test_first_workspace_after_signup(client, auth):
     member = db.session.scalar(db.select(Membership).where(Membership.workspace_id == workspace.id))
     assert member.role == "owner"
     assert audit_actions(workspace.id) == ["workspace.created"]
+    account = db.session.get(CreditAccount, workspace.id)  # billing opened it with the workspace
+    assert (account.balance_micro, account.held_micro) == (0, 0)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Workspace Launch Team created." in page
 

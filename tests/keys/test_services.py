@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 
 from ethergate.accounts.models import AuditEvent
 from ethergate.extensions import db
-from ethergate.keys import services
+from ethergate.keys import services, tokens
 from ethergate.keys.auth import authenticate
 from ethergate.keys.models import ApiKey
 from ethergate.keys.services import KeyNotFound, KeyPolicyError
@@ -44,7 +44,7 @@ def test_issued_key_has_the_product_format_and_is_found_by_digest(workspace):
     assert re.fullmatch(r"cr_[A-Za-z0-9_-]{40}", issued.plaintext)
     assert issued.key.prefix == issued.plaintext[:8]
     assert issued.key.digest == hashlib.sha256(issued.plaintext.encode()).hexdigest()
-    found = db.session.scalar(select(ApiKey).where(ApiKey.digest == services.digest_key(issued.plaintext)))
+    found = db.session.scalar(select(ApiKey).where(ApiKey.digest == tokens.digest_key(issued.plaintext)))
     assert found.id == issued.key.id
     assert audit_actions(workspace.id) == ["key.created"]
 

@@ -17,17 +17,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..billing.views import ENTRY_KINDS
 from ..catalog.snapshot import get_snapshot
-from ..console import htmx
-from ..console.access import workspace_view
-from ..console.rendering import render
-from ..observability.request_ids import SANE_REQUEST_ID
 from ..i18n import format_money, format_number
 from ..money import format_plain
+from ..observability.request_ids import SANE_REQUEST_ID
 from ..timeutil import utcnow
-from . import charts, reports
-from .reports import UsageFilter
+from ..usage import reports
+from ..usage.reports import UsageFilter
+from . import charts
+from .credits import ENTRY_KINDS
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import render
 
 bp = Blueprint("usage", __name__, url_prefix="/console/w/<slug>/usage")
 PRESETS = ((2, _l("48 hours")), (7, _l("7 days")), (30, _l("30 days")), (90, _l("90 days")))

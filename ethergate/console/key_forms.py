@@ -9,9 +9,9 @@ from wtforms import DateField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..catalog.snapshot import get_snapshot
+from ..keys.models import ApiKey
 from ..money import AmountError, format_plain, parse_amount
 from ..timeutil import utcnow
-from .models import ApiKey
 
 MAX_RPM = 1_000_000
 MAX_TPM = 1_000_000_000

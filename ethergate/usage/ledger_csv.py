@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from ..database import unit_of_work
+from ..billing.models import LedgerEntry
 from ..extensions import db
 from ..keys.models import ApiKey
 from ..money import format_plain
-from .models import LedgerEntry
 
 BATCH = 1000
 HEADER = ("entry_id", "created_at_utc", "type", "amount", "balance_after", "currency", "model", "provider",

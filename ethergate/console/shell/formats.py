@@ -13,9 +13,9 @@ from babel.numbers import format_decimal
 from flask import Flask, current_app
 from flask_babel import get_locale
 
-from ..i18n import format_money
-from ..money import MICRO, symbol
-from ..usage.models import API_SURFACES
+from ...i18n import format_money
+from ...money import MICRO, symbol
+from ...usage.models import API_SURFACES
 
 SHORT_PLACES = 4
 SMALLEST_SHOWN = MICRO // 10 ** SHORT_PLACES  # below this a non-zero amount reads "<¥0.0001"

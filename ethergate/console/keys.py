@@ -13,17 +13,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..accounts.models import User
-from ..console import htmx
-from ..console.access import can, workspace_view
-from ..console.formats import when
-from ..console.rendering import oob_flash, render, render_block, render_component
 from ..extensions import db
-from ..timeutil import utcnow
-from .activity import PERIODS, key_activity, month_spend, period
-from .forms import KeyForm, key_form
-from .models import ApiKey
-from .services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
+from ..keys.models import ApiKey
+from ..keys.services import (UNSET, KeyNotFound, KeyPolicyError, create_key, get_key, list_keys, revoke_key, rotate_key,
                        update_key)
+from ..timeutil import utcnow
+from ..usage.key_activity import PERIODS, key_activity, month_spend, period
+from .key_forms import KeyForm, key_form
+from .shell import htmx
+from .shell.access import can, workspace_view
+from .shell.formats import when
+from .shell.rendering import oob_flash, render, render_block, render_component
 
 bp = Blueprint("keys", __name__, url_prefix="/console/w/<slug>/keys")
 
@@ -82,7 +82,6 @@ def _manageable(key_id: int) -> ApiKey:
 
 def _index_context(form: KeyForm | None = None, open_form: bool = False, **extra) -> dict:
     keys = list_keys(g.workspace.id)
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     form = form or key_form()
     return {"keys": keys, "form": form, "open_form": open_form or not keys or bool(form.errors), **extra}
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from ..billing.models import CreditAccount, Hold, LedgerEntry
 from ..database import unit_of_work
-from ..usage.models import RequestLog
-from .models import CreditAccount, Hold, LedgerEntry
+from .models import RequestLog
 
 logs = RequestLog.__table__
 entries = LedgerEntry.__table__

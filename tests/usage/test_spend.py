@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from ethergate.billing import ledger, reports
+from ethergate.billing import ledger
+from ethergate.usage import spend as reports
 from ethergate.extensions import db
 from ethergate.usage.models import RequestLog
 

@@ -29,8 +29,8 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..timeutil import utcnow
-from ..usage.models import RequestLog
-from ..usage.reports import as_date, day_of
+from .models import RequestLog
+from .reports import as_date, day_of
 
 logs = RequestLog.__table__
 WINDOW_DAYS = 7

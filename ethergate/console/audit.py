@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..console.access import workspace_view
-from ..console.forms import role_label
-from ..console.htmx import private_page
-from ..console.nav import NavItem, add_console_item
-from ..console.rendering import render
+from ..accounts.models import AuditEvent, Membership, User, Workspace
 from ..extensions import db
 from ..i18n import format_money
-from .models import AuditEvent, Membership, User, Workspace
+from .forms import role_label
+from .shell.access import workspace_view
+from .shell.htmx import private_page
+from .shell.nav import NavItem, add_console_item
+from .shell.rendering import render
 
 PER_PAGE = 50
 EVERY_WORKSPACE = object()
@@ -86,7 +86,6 @@ def audit_page(workspace_id=EVERY_WORKSPACE, action: str | None = None, page: in
     rows = db.session.execute(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
                               .offset((page - 1) * per_page).limit(per_page + 1)).all()
     present = set(db.session.scalars(scope))
-    db.session.commit()  # end the read (see database.py)
     names = [name for name in ACTIONS if name in present] + sorted(present - set(ACTIONS))
     if action and action not in names:
         names.append(action)
@@ -156,7 +155,6 @@ def index():
     if g.membership.role != "owner":
         owners = db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
             Membership.workspace_id == g.workspace.id, Membership.role == "owner").order_by(User.email)).all()
-        db.session.commit()
         return render("audit/index.html", status=403, owners_only=True, owners=owners)
     action = request.args.get("action", "").strip()[:64] or None
     audit = audit_page(g.workspace.id, action=action, page=page_number())

@@ -2,7 +2,7 @@
 
 Filters and the sort are query-string values (`q`, `provider`, `capability`, `sort`), so the list works as a plain GET
 form without JavaScript; htmx swaps only #model_list. Prices are list prices per million tokens in
-the instance's currency; the benchmark signals come from catalog/signals.py.
+the instance's currency; the benchmark signals come from usage/route_signals.py.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..billing.pricing import in_window
-from ..console.rendering import render
-from ..console.snippets import LANGUAGES, snippets
+from ..catalog.readiness import model_readiness, provider_readiness
+from ..catalog.snapshot import ModelInfo, PriceRow, get_snapshot
 from ..i18n import format_number
 from ..timeutil import utcnow
-from ..usage import charts
-from .readiness import model_readiness, provider_readiness
-from .signals import MIN_GENERATION_MS, SAMPLE_LIMIT, mean_latency_by_model, signals_for
-from .snapshot import ModelInfo, PriceRow, get_snapshot
+from ..usage.route_signals import MIN_GENERATION_MS, SAMPLE_LIMIT, mean_latency_by_model, signals_for
+from . import charts
+from .shell.rendering import render
+from .snippets import LANGUAGES, snippets
 
 bp = Blueprint("catalog", __name__)
 NO_DATA = -1  # an uptime bar for a day without requests: no bar, "—" in the table

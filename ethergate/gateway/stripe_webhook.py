@@ -11,8 +11,8 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ..billing import topups
 from ..security import csrf
-from . import topups
 
 log = logging.getLogger("ethergate.billing")
 bp = Blueprint("billing_webhooks", __name__)

@@ -19,18 +19,18 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from ..console import htmx
-from ..console.access import workspace_view
-from ..console.rendering import oob_flash, render, render_block
+from ..billing import topups
+from ..billing.ledger import account_state
+from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
 from ..extensions import db
 from ..i18n import format_money
 from ..security import CONTENT_SECURITY_POLICY, login_throttle
 from ..timeutil import utcnow
-from . import topups
-from .export import ledger_csv as ledger_csv_rows
-from .forms import CheckoutForm, RedeemForm
-from .ledger import account_state
-from .models import DEFAULT_LOW_BALANCE_MICRO, LedgerEntry, Payment
+from ..usage.ledger_csv import ledger_csv as ledger_csv_rows
+from .credit_forms import CheckoutForm, RedeemForm
+from .shell import htmx
+from .shell.access import workspace_view
+from .shell.rendering import oob_flash, render, render_block
 
 bp = Blueprint("billing", __name__, url_prefix="/console/w/<slug>/credits")
 
@@ -106,7 +106,6 @@ def ledger_page(workspace_id: int, page: int) -> LedgerPage:
     entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == workspace_id)
                                  .order_by(LedgerEntry.id.desc()).offset((page - 1) * PAGE_SIZE)
                                  .limit(PAGE_SIZE)).all()
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     return LedgerPage(list(entries), page, pages, total)
 
 
@@ -211,7 +210,6 @@ def checkout():
 def _payment_or_404(session_id: str) -> Payment:
     payment = db.session.scalar(select(Payment).where(
         Payment.external_id == session_id, Payment.workspace_id == g.workspace.id)) if session_id else None
-    db.session.commit()
     if payment is None:
         abort(404)
     return payment

@@ -1,41 +1,10 @@
-"""The installer scripts, served with this instance's public URL filled in."""
+"""The installer scripts (install.sh, install.ps1) with an instance's public URL and the merge engine filled in."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app
-
-from . import bp
-
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ENGINE_END = "__ETHERGATE_ENGINE_END__"
-CACHE_KEY = "ethergate.integrations.scripts"
-
-
-@bp.get("/ethergate-provider/install.sh")
-def install_sh():
-    return _script_response(_rendered("install.sh"), "install.sh")
-
-
-@bp.get("/ethergate-provider/install.ps1")
-def install_ps1():
-    return _script_response(_rendered("install.ps1"), "install.ps1")
-
-
-def _script_response(text: str, filename: str) -> Response:
-    response = Response(text, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
-
-
-def _rendered(name: str) -> str:
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    cache = current_app.extensions.setdefault(CACHE_KEY, {})
-    if (name, base) not in cache:
-        cache[(name, base)] = render_script(name, base)
-    return cache[(name, base)]
 
 
 def render_script(name: str, base_url: str) -> str:

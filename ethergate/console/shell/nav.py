@@ -4,7 +4,7 @@ An entry names an endpoint; until a view with that endpoint is registered the li
 page shows up in the nav the moment its blueprint is registered. The endpoints below are the names
 the pages are expected to use; a page that picks another name edits its entry here, or adds one::
 
-    from ethergate.console.nav import NavItem, add_console_item
+    from ethergate.console.shell.nav import NavItem, add_console_item
     add_console_item(NavItem("usage.index", _l("Usage"), order=40))
 
 Console entries are workspace pages (URL `/console/w/<slug>/...`; `slug` is filled in from

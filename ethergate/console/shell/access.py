@@ -29,8 +29,9 @@ from functools import wraps
 from flask import abort, current_app, g, session
 from flask_login import current_user, login_required
 
-from ..accounts.models import ROLES
-from ..accounts.services import membership, workspace_by_slug
+from ...accounts.models import ROLES, Workspace
+from ...accounts.services import membership, workspace_by_slug
+from .rendering import render
 
 RANK = {"member": 1, "admin": 2, "owner": 3}
 LAST_WORKSPACE_KEY = "workspace"
@@ -58,11 +59,16 @@ def workspace_view(min_role: str = "member"):
             if not role_at_least(member.role, min_role):
                 abort(403)
             if workspace.require_two_factor and not current_user.two_factor_enabled:
-                from .account import two_factor_required
                 return two_factor_required(workspace)
             return view(*args, **kwargs)
         return wrapper
     return decorator
+
+
+def two_factor_required(workspace: Workspace):
+    """What a member without two-factor sees on a workspace whose owner requires it."""
+    g.workspace = None
+    return render("account/two_factor_required.html", status=403, workspace=workspace)
 
 
 def can(min_role: str) -> bool:

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.sql import ColumnElement
 
+from ..billing.models import LedgerEntry
 from ..database import unit_of_work
-from ..usage.models import RequestLog
-from .models import LedgerEntry
+from .models import RequestLog
 
 entries = LedgerEntry.__table__
 logs = RequestLog.__table__

@@ -1,7 +1,7 @@
 """What one key did over a period: totals, model mix, traffic per day, recent requests, month-to-date spend.
 
 Requests, errors and tokens come from the request log; spend comes from the ledger's usage entries
-(billing.reports), so the key's page agrees with the credits ledger to the micro-unit.
+(usage.spend), so the key's page agrees with the credits ledger to the micro-unit.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select
 
-from ..billing.reports import spend_by_day, spend_by_model, tokens_by_day, usage_totals
+from ..billing.models import KeySpend
 from ..extensions import db
 from ..timeutil import month_key, utcnow
-from ..usage.models import RequestLog
-from .models import KeySpend
+from .models import RequestLog
+from .spend import spend_by_day, spend_by_model, tokens_by_day, usage_totals
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
