@@ -104,6 +104,17 @@ def test_a_unit_of_work_holds_sqlites_write_lock_from_its_start(app, factories, 
     assert name_of(workspace_id) == "after"
 
 
+def test_a_writing_unit_inside_a_read_only_one_takes_the_write_lock(app, factories, sqlite_only):
+    workspace_id = factories.workspace().id
+    with unit_of_work(writes=False):
+        db.session.execute(select(Workspace.name)).all()
+        rename_elsewhere(workspace_id, "while reading")  # the read-only unit locks nothing
+        with unit_of_work():
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                rename_elsewhere(workspace_id, "while writing")
+    assert name_of(workspace_id) == "while reading"
+
+
 def test_the_hot_path_joins_a_session_that_only_read(app, factories, sqlite_only):
     workspace_id = factories.workspace().id
     db.session.execute(select(Workspace.name).where(Workspace.id == workspace_id)).scalar_one()
