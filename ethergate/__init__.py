@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from . import models  # noqa: F401  (register every table)
-    from .database import configure_sqlite
+    from .database import configure_sqlite, watch_connections
     from .extensions import db, login_manager, migrate
 
     db.init_app(app)
@@ -50,6 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
     throttle.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
+        if app.config["CHECK_TRANSACTIONS"] or app.testing:
+            app.config["CHECK_TRANSACTIONS"] = True
+            watch_connections(db.engine)
 
     from . import cli, errors, health
     from .gateway import bp as gateway_bp

@@ -17,6 +17,7 @@ from .billing.audit import audit_ledger
 from .billing.credit_accounts import open_account
 from .billing.models import LedgerEntry
 from .catalog.sync import CatalogError, sync_catalog
+from .database import unit_of_work
 from .extensions import db
 from .keys import services as keys
 from .money import AmountError, format_plain, parse_amount
@@ -28,7 +29,6 @@ catalog = AppGroup("catalog", help="Load the model catalog.")
 
 
 def fail(message: str) -> None:
-    db.session.rollback()
     raise click.ClickException(message)
 
 
@@ -45,9 +45,9 @@ def require_workspace(slug: str):
 @click.option("--staff", is_flag=True, help="Give access to the support console.")
 def create_user(email: str, password: str, staff: bool) -> None:
     try:
-        user = accounts.create_user(email, password, is_staff=staff)
-        accounts.record_audit("user.created", actor_label="cli", target=user.email, details={"staff": staff})
-        db.session.commit()
+        with unit_of_work():
+            user = accounts.create_user(email, password, is_staff=staff)
+            accounts.record_audit("user.created", actor_label="cli", target=user.email, details={"staff": staff})
     except accounts.AccountError as exc:
         fail(str(exc))
     click.echo(user.email)
@@ -61,11 +61,11 @@ def create_workspace(name: str, owner: str) -> None:
     if user is None:
         fail(f"unknown user {owner!r}")
     try:
-        workspace = accounts.create_workspace(name, user)
-        open_account(workspace.id)
-        accounts.record_audit("workspace.created", actor_label="cli", workspace_id=workspace.id,
-                              target=workspace.slug, details={"owner": user.email})
-        db.session.commit()
+        with unit_of_work():
+            workspace = accounts.create_workspace(name, user)
+            open_account(workspace.id)
+            accounts.record_audit("workspace.created", actor_label="cli", workspace_id=workspace.id,
+                                  target=workspace.slug, details={"owner": user.email})
     except accounts.AccountError as exc:
         fail(str(exc))
     click.echo(workspace.slug)
@@ -161,7 +161,6 @@ def ledger_entries(workspace: str, limit: int) -> None:
     ws = require_workspace(workspace)
     rows = db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == ws.id)
                               .order_by(LedgerEntry.id.desc()).limit(limit)).all()
-    db.session.commit()  # end the read at once (see database.py)
     click.echo("\t".join(LEDGER_COLUMNS))
     for entry in rows:
         fields = (entry.id, entry.created_at.isoformat(timespec="seconds"), entry.kind,
@@ -232,14 +231,14 @@ def rotate_key(workspace: str, prefix: str, grace: int) -> None:
 @click.option("--path", default=None, help="Catalog file (default: ETHERGATE_CATALOG_PATH or the shipped one).")
 def catalog_sync(path: str | None) -> None:
     try:
-        report = sync_catalog(path or current_app.config.get("CATALOG_PATH"), current_app.config["CURRENCY"])
+        with unit_of_work():  # the sync and its audit row land together
+            report = sync_catalog(path or current_app.config.get("CATALOG_PATH"), current_app.config["CURRENCY"])
+            if report.changed:
+                accounts.record_audit("catalog.synced", actor_label="cli",
+                                      details={"created": report.created, "updated": report.updated,
+                                               "deactivated": report.deactivated})
     except CatalogError as exc:
         fail(str(exc))
-    if report.changed:
-        accounts.record_audit("catalog.synced", actor_label="cli",
-                              details={"created": report.created, "updated": report.updated,
-                                       "deactivated": report.deactivated})
-        db.session.commit()
     click.echo(report.summary())
 
 

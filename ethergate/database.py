@@ -1,21 +1,33 @@
-"""Engine set-up shared by the app and the tests.
+"""Engine set-up and the two ways to run a transaction.
 
-SQLite runs in WAL mode and every transaction is BEGIN IMMEDIATE: a transaction that read first and
-wrote later could otherwise fail with SQLITE_BUSY when another connection committed in between.
-The rule that makes this safe under gevent: never do network I/O inside a transaction (commit or
-close the session before calling an upstream), so a transaction never yields to another greenlet.
+* Services run their changes in `unit_of_work()`: the Flask-SQLAlchemy session's transaction, committed on
+  success and rolled back on error; units nested inside one join it and only the outermost commits.
+* The /v1 hot path writes with `sqlfast.transaction()` (prebuilt SQL on the DBAPI connection; `single=True`
+  is one statement in autocommit on PostgreSQL).
+
+Nothing else commits. A read needs no unit of work: the request's session ends at teardown.
+
+SQLite runs in WAL mode. A read transaction is a deferred BEGIN, which takes no lock, so a read left open
+cannot block a writer across a greenlet switch; a write transaction is BEGIN IMMEDIATE, since a deferred
+one that read first and wrote later fails with SQLITE_BUSY when another connection committed in between.
+A session that starts writing inside a deferred read is restarted as BEGIN IMMEDIATE before its first write
+(its earlier reads then stand as PostgreSQL's READ COMMITTED would leave them). Still, never do network
+I/O inside a write transaction, and hold none while a /v1 stream is sent: Flask ends the request's session
+before the body is read, and in tests `check_no_open_transaction` fails a stream that still holds one.
 """
 from __future__ import annotations
 
 import logging
 import select
 import sqlite3
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
 from gevent.monkey import get_original
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 log = logging.getLogger(__name__)
 # Under load the WAL gains 1,000 pages in ~70 ms: checkpoint well before the committer would (c1 p99 ~1 ms lower than 50 ms).
@@ -25,7 +37,7 @@ _REAL_POLL = get_original("select", "poll")
 
 
 def configure_engine(engine: Engine) -> None:
-    """Per dialect: SQLite's pragmas and BEGIN IMMEDIATE; PostgreSQL's pre-ping without a round trip."""
+    """Per dialect: SQLite's pragmas and BEGINs; PostgreSQL's pre-ping without a round trip."""
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
@@ -71,7 +83,45 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = bool(conn.get_execution_options().get(WRITE_OPTION))
+        conn.connection.info[WRITING] = writes
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn: Connection, _cursor, statement: str, _params, _context, _many):
+        if not conn.connection.info.get(WRITING, True) and _writes(statement):
+            _restart_for_writing(conn.connection)
+
+
+# A Connection execution option: begin this transaction as a writer (BEGIN IMMEDIATE on SQLite).
+WRITE_OPTION = "ethergate_writes"
+# In a pooled SQLite connection's info: whether its open transaction holds the write lock.
+WRITING = "ethergate_writing"
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "RELEASE", "COMMIT", "ROLLBACK")
+
+
+def _writes(statement: str) -> bool:
+    """Whether a statement may write: anything but a plain read (a WITH may end in INSERT/UPDATE/DELETE)."""
+    head = statement.lstrip()[:8].upper()
+    if head.startswith("WITH"):
+        upper = statement.upper()
+        return any(word in upper for word in ("INSERT ", "UPDATE ", "DELETE "))
+    return not head.startswith(_READS)
+
+
+def _restart_for_writing(connection: PoolProxiedConnection) -> None:
+    """Turns a deferred SQLite read transaction into a write one: end the read, BEGIN IMMEDIATE."""
+    dbapi = connection.dbapi_connection
+    if dbapi.in_transaction:
+        dbapi.execute("COMMIT")  # nothing written yet: this only ends the read snapshot
+    dbapi.execute("BEGIN IMMEDIATE")
+    connection.info[WRITING] = True
+
+
+def begin_writing(connection: PoolProxiedConnection) -> None:
+    """For code that writes on a session's DBAPI connection itself (sqlfast): hold the write lock first."""
+    if connection.info.get(WRITING, True) is False and connection.dbapi_connection.in_transaction:
+        _restart_for_writing(connection)
 
 
 def start_checkpointer(engine: Engine) -> None:
@@ -104,17 +154,78 @@ def start_checkpointer(engine: Engine) -> None:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Connection]:
-    """The session's connection inside its transaction; commits on success, rolls back on error.
+def unit_of_work(writes: bool = True) -> Iterator[Connection]:
+    """A service's transaction: the session's connection, committed on success, rolled back on error.
 
     Services that move money use this rather than a second connection, so they join whatever the
-    caller already read in the same session instead of waiting on its lock.
+    caller already read in the same session instead of waiting on its lock. A unit of work inside another
+    joins it: only the outermost one commits, and an error rolls the outermost one back as it leaves it (so
+    only the outermost level may retry after a database error, as post_entry does). On SQLite the
+    transaction holds the write lock from the start; `writes=False` is for reads that must end now (before
+    network I/O): a deferred BEGIN, which locks nothing. Also usable as a decorator (`@unit_of_work()`).
     """
     from .extensions import db
 
+    session = db.session()
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
     try:
-        yield db.session.connection()
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        if depth:
+            yield _connection(session, writes)
+            return
+        try:
+            yield _connection(session, writes)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        session.info[_DEPTH] = depth
+
+
+def _connection(session, writes: bool) -> Connection:
+    if not session.in_transaction():
+        return session.connection(execution_options={WRITE_OPTION: True} if writes else None)
+    conn = session.connection()
+    if writes and conn.dialect.name == "sqlite":
+        begin_writing(conn.connection)
+    return conn
+
+
+_DEPTH = "ethergate_unit_of_work_depth"
+
+
+class OpenTransactionError(AssertionError):
+    """A /v1 stream started while this request still had a SQLite transaction open (checked in tests)."""
+
+
+def watch_connections(engine: Engine) -> None:
+    """Remembers which greenlet checked out each pooled connection, for check_no_open_transaction."""
+    import gevent
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi, record, _proxy):
+        record.info["ethergate_owner"] = gevent.getcurrent()
+        _CHECKED_OUT.add(record)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi, record):
+        record.info.pop("ethergate_owner", None)
+        _CHECKED_OUT.discard(record)
+
+
+_CHECKED_OUT: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def check_no_open_transaction(where: str) -> None:
+    """Raises OpenTransactionError if this greenlet holds a pooled SQLite connection inside a transaction."""
+    import gevent
+
+    me = gevent.getcurrent()
+    for record in list(_CHECKED_OUT):
+        dbapi = record.dbapi_connection
+        if (record.info.get("ethergate_owner") is me and isinstance(dbapi, sqlite3.Connection)
+                and dbapi.in_transaction):
+            raise OpenTransactionError(
+                f"{where}: a SQLite transaction is still open; end reads and commit writes before streaming "
+                "(an open transaction would stay open, holding its snapshot or the write lock, for the whole stream)")

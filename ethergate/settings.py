@@ -189,6 +189,9 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["STRIPE_API_BASE"] = parse_http_url("ETHERGATE_STRIPE_API_BASE", stripe_base) if stripe_base else None
     # What the Credits page tells customers about getting credits, e.g. whom to ask for a code or an invoice.
     cfg["CREDITS_CONTACT"] = (get("ETHERGATE_CREDITS_CONTACT") or "").strip()[:1000] or None
+    # Tests turn this on: a /v1 stream that starts inside a SQLite transaction then fails loudly.
+    cfg["CHECK_TRANSACTIONS"] = parse_boolean(
+        "ETHERGATE_CHECK_TRANSACTIONS", get("ETHERGATE_CHECK_TRANSACTIONS") or "false")
     cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
     cfg.update(load_smtp_settings(get))
     return cfg

@@ -7,9 +7,11 @@ prebuilt text() 24 us, exec_driver_sql 16 us, DBAPI cursor 3 us; a Session begin
 raw connection's 15 us). So the hot path writes SQL once, with `:name` placeholders rendered per
 dialect, and keeps every rule of database.py:
 
-* SQLite transactions are BEGIN IMMEDIATE, and no network I/O happens inside one;
+* this is the hot path's unit of work, as database.unit_of_work is the services': SQLite transactions are
+  BEGIN IMMEDIATE, and no network I/O happens inside one;
 * a transaction joins the Flask-SQLAlchemy session's when that one is open, as unit_of_work does, so a
-  caller that already read (and on SQLite locked) in its session is never blocked by itself;
+  caller that already wrote (and on SQLite locked) in its session is never blocked by itself; a session
+  that has only read is first restarted as a write transaction (database.begin_writing);
 * driver errors are raised as SQLAlchemy's exception classes, so callers catch the same types, and a
   connection the driver reports broken is invalidated rather than returned to the pool.
 
@@ -28,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import types
 from sqlalchemy.sql.schema import Table
 
+from .database import begin_writing
 from .extensions import db
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -129,7 +132,10 @@ class Transaction:
         # Only look at the session if this app context already made one: creating one costs more than the rest.
         if db.session.registry.has() and db.session().in_transaction():
             self._session = db.session()
-            self._cursor = self._session.connection().connection.dbapi_connection.cursor()
+            connection = self._session.connection().connection
+            if self.dialect == "sqlite":
+                begin_writing(connection)  # the session may so far have only read, under a deferred BEGIN
+            self._cursor = connection.dbapi_connection.cursor()
             return self
         fairy = self._fairy = engine.raw_connection()
         with self._abandoned_on_error("BEGIN IMMEDIATE"):

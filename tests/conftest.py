@@ -159,7 +159,8 @@ class LiveServer:
     def __init__(self, database_url: str, fake, extra_env: dict | None = None, log_path: Path | None = None):
         self.database_url = database_url
         self.fake = fake
-        self.env = dict(os.environ, ETHERGATE_DATABASE_URL=database_url, ETHERGATE_SECRET_KEY=TEST_SECRET)
+        self.env = dict(os.environ, ETHERGATE_DATABASE_URL=database_url, ETHERGATE_SECRET_KEY=TEST_SECRET,
+                        ETHERGATE_CHECK_TRANSACTIONS="true")
         for provider, key in PROVIDER_KEYS.items():
             self.env[f"ETHERGATE_{provider.upper()}_API_KEY"] = key
             if fake is not None:

@@ -6,6 +6,7 @@ import secrets
 
 from sqlalchemy import func, select
 
+from ..database import unit_of_work
 from ..extensions import db
 from .models import ROLES, AuditEvent, Membership, User, Workspace
 
@@ -80,6 +81,12 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     return role
+
+
+@unit_of_work()
+def set_locale(user: User, tag: str) -> None:
+    """The language the account reads the console and its mail in."""
+    user.locale = tag
 
 
 def record_audit(action: str, *, actor: User | None = None, actor_label: str | None = None,

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import User
+from .services import record_audit
 from .tokens import digest
 
 # Writing "last seen" on every page view would cost a write per request; this is fine enough to read.
@@ -35,13 +37,13 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None]
 
 
+@unit_of_work()
 def start(user: User, ip: str | None, user_agent: str | None) -> str:
     """A new session row (committed); returns the key the cookie carries."""
     key = secrets.token_urlsafe(24)
     now = utcnow()
     db.session.add(UserSession(user_id=user.id, key_digest=digest(key), created_at=now, last_seen_at=now,
                                ip=(ip or "")[:64] or None, user_agent=(user_agent or "")[:255] or None))
-    db.session.commit()
     return key
 
 
@@ -57,8 +59,8 @@ def touch(row: UserSession, ip: str | None) -> None:
     now = utcnow()
     if now - row.last_seen_at < TOUCH_EVERY:
         return
-    row.last_seen_at, row.ip = now, (ip or "")[:64] or row.ip
-    db.session.commit()
+    with unit_of_work():
+        row.last_seen_at, row.ip = now, (ip or "")[:64] or row.ip
 
 
 def active(user: User) -> list[UserSession]:
@@ -68,10 +70,11 @@ def active(user: User) -> list[UserSession]:
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())).all()
 
 
+@unit_of_work()
 def end(user: User, session_id: int | None = None, keep_key: str | None = None) -> int:
     """End one session (by id), or every session but the one holding `keep_key`; returns how many ended.
 
-    Runs in the caller's transaction.
+    Joins the caller's unit of work when there is one.
     """
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if session_id is not None:
@@ -81,8 +84,17 @@ def end(user: User, session_id: int | None = None, keep_key: str | None = None) 
     return db.session.execute(query.values(ended_at=utcnow())).rowcount
 
 
+@unit_of_work()
 def end_key(user: User, key: str) -> None:
-    """End the session holding `key` (in the caller's transaction)."""
+    """End the session holding `key`."""
     db.session.execute(update(UserSession).where(
         UserSession.user_id == user.id, UserSession.key_digest == digest(key), UserSession.ended_at.is_(None))
         .values(ended_at=utcnow()))
+
+
+@unit_of_work()
+def end_others(user: User, keep_key: str | None) -> int:
+    """The user signs out everywhere else; audited. Returns how many sessions ended."""
+    ended = end(user, keep_key=keep_key)
+    record_audit("user.sessions_ended", actor=user, target=user.email, details={"sessions_ended": ended})
+    return ended

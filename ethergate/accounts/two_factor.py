@@ -17,9 +17,11 @@ import segno
 from sqlalchemy import ForeignKey, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import User
+from .services import record_audit
 from .tokens import digest
 
 ISSUER = "EtherGate"
@@ -87,8 +89,9 @@ def use_recovery_code(user: User, code: str) -> bool:
     return claimed.rowcount == 1
 
 
+@unit_of_work()
 def verify_second_factor(user: User, code: str) -> str | None:
-    """"totp" or "recovery" when the code is good (and now spent), else None. Caller commits."""
+    """"totp" or "recovery" when the code is good (and now spent), else None."""
     if not user.two_factor_enabled:
         return None
     if check_totp(user, code):
@@ -115,6 +118,7 @@ def recovery_codes_left(user: User) -> int:
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
 
 
+@unit_of_work()
 def pending_secret(user: User) -> str:
     """The secret being set up: kept on the user row (not yet enabled) so it never travels in a cookie."""
     if user.two_factor_enabled:
@@ -124,15 +128,34 @@ def pending_secret(user: User) -> str:
     return user.totp_secret
 
 
+@unit_of_work()
 def enable(user: User, code: str) -> list[str] | None:
     """Turn two-factor on once `code` proves the authenticator holds the pending secret; returns recovery codes."""
     step = matching_step(pending_secret(user), code)
     if step is None:
         return None
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
-    return issue_recovery_codes(user)
+    codes = issue_recovery_codes(user)
+    record_audit("user.two_factor_enabled", actor=user, target=user.email)
+    return codes
 
 
-def disable(user: User) -> None:
+@unit_of_work()
+def turn_off(user: User, code: str) -> bool:
+    """Two-factor off when `code` is a good second factor (it is spent either way it succeeds)."""
+    if verify_second_factor(user, code) is None:
+        return False
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    record_audit("user.two_factor_disabled", actor=user, target=user.email)
+    return True
+
+
+@unit_of_work()
+def renew_recovery_codes(user: User, code: str) -> list[str] | None:
+    """A new set of recovery codes once `code` is a fresh authenticator code, else None."""
+    if not check_totp(user, code):
+        return None
+    codes = issue_recovery_codes(user)
+    record_audit("user.recovery_codes_renewed", actor=user, target=user.email)
+    return codes

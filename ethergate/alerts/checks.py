@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import mail
 from ..accounts.models import Membership, User, Workspace
 from ..billing.models import DEFAULT_LOW_BALANCE_MICRO, CreditAccount, KeySpend, LedgerEntry
+from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import ApiKey
 from ..timeutil import month_key, utcnow
@@ -77,12 +78,12 @@ def check_crossings(now: datetime | None = None) -> list[Crossing]:
     """Tell every new crossing (email to owners, webhook queued), re-arm the ones that went back; returns the told."""
     now = now or utcnow()
     crossings = current_crossings(now)
-    told = {(state.workspace_id, state.subject): state.level for state in db.session.scalars(select(AlertState))}
-    for (workspace_id, subject), level in told.items():
-        now_level = crossings[(workspace_id, subject)].level if (workspace_id, subject) in crossings else 0
-        if now_level < level:
-            _rearm(workspace_id, subject, level, now_level)
-    db.session.commit()
+    with unit_of_work():
+        told = {(state.workspace_id, state.subject): state.level for state in db.session.scalars(select(AlertState))}
+        for (workspace_id, subject), level in told.items():
+            now_level = crossings[(workspace_id, subject)].level if (workspace_id, subject) in crossings else 0
+            if now_level < level:
+                _rearm(workspace_id, subject, level, now_level)
     fresh = [crossing for key, crossing in crossings.items() if crossing.level > told.get(key, 0)]
     claimed = [crossing for crossing in fresh if _claim(crossing, told.get((crossing.workspace_id, crossing.subject)), now)]
     for crossing in claimed:
@@ -100,39 +101,37 @@ def _rearm(workspace_id: int, subject: str, level: int, now_level: int) -> None:
 
 def _claim(crossing: Crossing, told_level: int | None, now: datetime) -> bool:
     if told_level is None:
-        db.session.add(AlertState(workspace_id=crossing.workspace_id, subject=crossing.subject,
-                                  level=crossing.level, crossed_at=now))
         try:
-            db.session.commit()
+            with unit_of_work():
+                db.session.add(AlertState(workspace_id=crossing.workspace_id, subject=crossing.subject,
+                                          level=crossing.level, crossed_at=now))
         except IntegrityError:  # another instance told it first
-            db.session.rollback()
             return False
         return True
-    claimed = db.session.execute(
-        update(AlertState).where(AlertState.workspace_id == crossing.workspace_id,
-                                 AlertState.subject == crossing.subject, AlertState.level == told_level)
-        .values(level=crossing.level, crossed_at=now)).rowcount
-    db.session.commit()
+    with unit_of_work():
+        claimed = db.session.execute(
+            update(AlertState).where(AlertState.workspace_id == crossing.workspace_id,
+                                     AlertState.subject == crossing.subject, AlertState.level == told_level)
+            .values(level=crossing.level, crossed_at=now)).rowcount
     return bool(claimed)
 
 
 def notify(crossing: Crossing, now: datetime) -> None:
     """Email each owner in their language and queue the webhook event."""
-    workspace = db.session.get(Workspace, crossing.workspace_id)
-    link = _console_link(workspace.slug, crossing.data.get("key_id"))
-    kind = "alert_low_balance" if crossing.subject == BALANCE else "alert_key_spend"
-    owners = db.session.execute(select(User.email, User.locale).join(Membership, Membership.user_id == User.id)
-                                .where(Membership.workspace_id == workspace.id, Membership.role == "owner")).all()
-    slug = workspace.slug
-    db.session.commit()  # no transaction stays open while SMTP talks (on SQLite it would hold the write lock)
+    with unit_of_work(writes=False):  # no transaction stays open while SMTP talks
+        workspace = db.session.get(Workspace, crossing.workspace_id)
+        link = _console_link(workspace.slug, crossing.data.get("key_id"))
+        kind = "alert_low_balance" if crossing.subject == BALANCE else "alert_key_spend"
+        owners = db.session.execute(select(User.email, User.locale).join(Membership, Membership.user_id == User.id)
+                                    .where(Membership.workspace_id == workspace.id, Membership.role == "owner")).all()
+        slug = workspace.slug
     for email, locale in owners:
         try:
             mail.send(email, kind, locale or "en", link=link, **crossing.data)
         except Exception:  # noqa: BLE001 (one owner's failed message must not stop the others or the webhook)
-            db.session.rollback()
             log.exception("alert mail to %s failed", email)
-    webhooks.enqueue(crossing.workspace_id, crossing.event, dict(crossing.data, console_url=link), now)
-    db.session.commit()
+    with unit_of_work():
+        webhooks.enqueue(crossing.workspace_id, crossing.event, dict(crossing.data, console_url=link), now)
     log.info("alert %s for workspace %s (%s%%)", crossing.event, slug, crossing.level)
 
 

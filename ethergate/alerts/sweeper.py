@@ -18,13 +18,12 @@ def sweep_once(app: Flask) -> tuple[int, int]:
         try:
             told = len(checks.check_crossings())
         except Exception:  # noqa: BLE001
-            db.session.rollback()
+            db.session.remove()  # whatever the failed check left in the session is dropped
             log.exception("alert check failed")
         try:
             delivered = webhooks.deliver_due()
             webhooks.prune()
         except Exception:  # noqa: BLE001
-            db.session.rollback()
             log.exception("webhook delivery failed")
         db.session.remove()
     return told, delivered

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, update
 
 from ..accounts.services import record_audit
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import DELIVERED, FAILED, PENDING, AlertWebhook, WebhookDelivery
@@ -68,34 +69,34 @@ def refuse_private(host: str, port: int) -> None:
 def set_webhook(workspace_id: int, url: str, actor=None) -> AlertWebhook:
     """Save the URL; the secret is made on first save and kept on later edits."""
     url = check_url(url)
-    hook = webhook_of(workspace_id)
-    if hook is None:
-        hook = AlertWebhook(workspace_id=workspace_id, url=url, secret=new_secret())
-        db.session.add(hook)
-    hook.url = url
-    record_audit("alerts.webhook_set", actor=actor, workspace_id=workspace_id, target=urlsplit(url).hostname,
-                 details={"url": url})
-    db.session.commit()
+    with unit_of_work():
+        hook = webhook_of(workspace_id)
+        if hook is None:
+            hook = AlertWebhook(workspace_id=workspace_id, url=url, secret=new_secret())
+            db.session.add(hook)
+        hook.url = url
+        record_audit("alerts.webhook_set", actor=actor, workspace_id=workspace_id, target=urlsplit(url).hostname,
+                     details={"url": url})
     return hook
 
 
+@unit_of_work()
 def rotate_secret(workspace_id: int, actor=None) -> AlertWebhook | None:
     hook = webhook_of(workspace_id)
     if hook is not None:
         hook.secret = new_secret()
         record_audit("alerts.webhook_secret_rotated", actor=actor, workspace_id=workspace_id,
                      target=urlsplit(hook.url).hostname)
-        db.session.commit()
     return hook
 
 
+@unit_of_work()
 def remove_webhook(workspace_id: int, actor=None) -> None:
     hook = webhook_of(workspace_id)
     if hook is not None:
         record_audit("alerts.webhook_removed", actor=actor, workspace_id=workspace_id,
                      target=urlsplit(hook.url).hostname)
         db.session.delete(hook)
-        db.session.commit()
 
 
 def new_secret() -> str:
@@ -103,7 +104,7 @@ def new_secret() -> str:
 
 
 def enqueue(workspace_id: int, event: str, data: dict, now: datetime | None = None) -> WebhookDelivery | None:
-    """Queue one event for the workspace's webhook (None without one); the caller commits."""
+    """Queue one event for the workspace's webhook (None without one), in the caller's unit of work."""
     hook = webhook_of(workspace_id)
     if hook is None:
         return None
@@ -115,6 +116,12 @@ def enqueue(workspace_id: int, event: str, data: dict, now: datetime | None = No
                                status=PENDING, attempts=0, next_attempt_at=now, created_at=now)
     db.session.add(delivery)
     return delivery
+
+
+@unit_of_work()
+def queue_test(workspace) -> WebhookDelivery | None:
+    """An `alert.test` event for the workspace's webhook (None without one); the sweep delivers it."""
+    return enqueue(workspace.id, "alert.test", {"workspace": workspace.slug, "workspace_name": workspace.name})
 
 
 def deliveries(workspace_id: int, limit: int = 50) -> list[WebhookDelivery]:
@@ -131,11 +138,11 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
         .order_by(WebhookDelivery.next_attempt_at).limit(limit)).all()
     delivered = 0
     for delivery_id, due_at in due:
-        claimed = db.session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING,
-                                          WebhookDelivery.next_attempt_at == due_at)
-            .values(next_attempt_at=now + CLAIM)).rowcount
-        db.session.commit()
+        with unit_of_work():
+            claimed = db.session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING,
+                                              WebhookDelivery.next_attempt_at == due_at)
+                .values(next_attempt_at=now + CLAIM)).rowcount
         if claimed:
             delivered += attempt(db.session.get(WebhookDelivery, delivery_id), now)
     return delivered
@@ -143,10 +150,10 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
 
 def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
     """POST once, record the outcome and schedule the next try; True when the receiver answered 2xx."""
-    hook = webhook_of(delivery.workspace_id)
-    body, url, event, event_id = delivery.body.encode(), delivery.url, delivery.event, delivery.event_id
-    secret = hook.secret if hook is not None else None
-    db.session.commit()  # no transaction stays open while the receiver answers (SQLite's write lock)
+    with unit_of_work(writes=False):  # no transaction stays open while the receiver answers
+        hook = webhook_of(delivery.workspace_id)
+        body, url, event, event_id = delivery.body.encode(), delivery.url, delivery.event, delivery.event_id
+        secret = hook.secret if hook is not None else None
     code, error = None, None
     if hook is None:
         error = "webhook removed"
@@ -165,23 +172,23 @@ def attempt(delivery: WebhookDelivery, now: datetime) -> bool:
             error = "refused: private or local address"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
-    delivery.attempts += 1
-    delivery.last_status_code, delivery.last_error = code, error[:255] if error else None
-    if error is None:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
-    elif hook is None or delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status, delivery.next_attempt_at = FAILED, None
-        log.warning("webhook %s to workspace %s failed for good: %s", delivery.event_id, delivery.workspace_id, error)
-    else:
-        delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
-    db.session.commit()
+    with unit_of_work():
+        delivery.attempts += 1
+        delivery.last_status_code, delivery.last_error = code, error[:255] if error else None
+        if error is None:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
+        elif hook is None or delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = FAILED, None
+            log.warning("webhook %s to workspace %s failed for good: %s", delivery.event_id, delivery.workspace_id,
+                        error)
+        else:
+            delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
     return error is None
 
 
 def prune(now: datetime | None = None) -> int:
     """Forget finished deliveries older than KEEP; pending ones stay until they finish."""
     cutoff = (now or utcnow()) - KEEP
-    removed = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.status != PENDING,
-                                                               WebhookDelivery.created_at < cutoff)).rowcount
-    db.session.commit()
-    return removed
+    with unit_of_work():
+        return db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.status != PENDING,
+                                                                WebhookDelivery.created_at < cutoff)).rowcount

@@ -36,7 +36,6 @@ class AuditReport:
 def audit_ledger(workspace_id: int | None = None) -> AuditReport:
     """Audit one workspace, or every workspace that has a credit account."""
     report = AuditReport()
-    db.session.commit()  # the caller's session may hold SQLite's write lock, which the snapshots need
     with _snapshot() as conn:
         query = select(accounts.c.workspace_id, workspaces.c.slug).join(
             workspaces, workspaces.c.id == accounts.c.workspace_id).order_by(accounts.c.workspace_id)

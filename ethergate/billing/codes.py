@@ -61,6 +61,7 @@ def digest_code(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+@unit_of_work()
 def create_code(amount_micro: int, note: str | None = None, created_by: User | None = None,
                 expires_at: datetime | None = None, actor_label: str | None = None,
                 description: str | None = None) -> tuple[RedemptionCode, str]:
@@ -83,7 +84,6 @@ def create_code(amount_micro: int, note: str | None = None, created_by: User | N
     record_audit("code.created", actor=created_by, actor_label=actor_label or (None if created_by else "system"),
                  target=code.prefix, details={"amount_micro": amount_micro, "note": code.note,
                                               "description": code.description})
-    db.session.commit()
     return code, plaintext
 
 

@@ -28,7 +28,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
-from ..extensions import db
 from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
 from . import statements as sql
 from ..timeutil import month_key, utcnow
@@ -90,7 +89,7 @@ def account_state(workspace_id: int, conn: Connection | None = None) -> tuple[in
     """(balance, held) in micro-units."""
     query = select(accounts.c.balance_micro, accounts.c.held_micro).where(accounts.c.workspace_id == workspace_id)
     if conn is None:
-        with unit_of_work() as own:  # a standalone read must not leave its transaction open
+        with unit_of_work(writes=False) as own:  # a standalone read ends at once
             row = own.execute(query).first()
     else:
         row = conn.execute(query).first()
@@ -151,8 +150,8 @@ def post_entry(workspace_id: int, amount: int, kind: str, *, idempotency_key: st
         if idempotency_key is None:
             raise
         # Lost a race with a concurrent call carrying the same key: the winner's entry is the answer.
-        existing = _entry_by_idempotency_key(db.session.connection(), idempotency_key)
-        db.session.commit()  # end the read at once (see database.py)
+        with unit_of_work(writes=False) as conn:
+            existing = _entry_by_idempotency_key(conn, idempotency_key)
         if existing is None:
             raise
         return replay(existing, digest)
@@ -372,14 +371,14 @@ def sweep(now: datetime | None = None, limit: int = 500) -> Sweep:
 
 def recompute_balance(workspace_id: int) -> int:
     """The balance as the sum of the workspace's entries."""
-    with unit_of_work() as conn:
+    with unit_of_work(writes=False) as conn:
         return int(conn.execute(select(func.coalesce(func.sum(entries.c.amount_micro), 0))
                                 .where(entries.c.workspace_id == workspace_id)).scalar_one())
 
 
 def pending_held(workspace_id: int) -> int:
     """The sum of the workspace's pending holds, which must equal its `held_micro`."""
-    with unit_of_work() as conn:
+    with unit_of_work(writes=False) as conn:
         return int(conn.execute(select(func.coalesce(func.sum(holds.c.amount_micro), 0))
                                 .where(and_(holds.c.workspace_id == workspace_id,
                                             holds.c.status == "pending"))).scalar_one())

@@ -103,8 +103,6 @@ class StripeCheckout:
         minor = to_minor_units(amount_micro, self.currency)
         workspace_id = workspace if isinstance(workspace, int) else workspace.id
         user_id = user.id if user is not None else None
-        # Never hold a transaction (on SQLite, the write lock) across the call to Stripe.
-        db.session.commit()
         metadata = {"workspace_id": str(workspace_id), "amount_micro": str(amount_micro)}
         if user_id is not None:
             metadata["user_id"] = str(user_id)

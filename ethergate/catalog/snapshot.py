@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..database import unit_of_work
 from ..extensions import db
 from .models import HolidayCalendar, Model, ModelAlias, Provider
 
@@ -97,6 +98,11 @@ class CatalogSnapshot:
 
 
 def load_snapshot() -> CatalogSnapshot:
+    with unit_of_work(writes=False):  # a /v1 request calls an upstream next: the read ends here
+        return _read_snapshot()
+
+
+def _read_snapshot() -> CatalogSnapshot:
     models = db.session.scalars(
         select(Model).where(Model.active)
         .options(selectinload(Model.routes), selectinload(Model.prices), selectinload(Model.aliases))).all()
@@ -121,7 +127,6 @@ def load_snapshot() -> CatalogSnapshot:
             unsupported_params=frozenset(m.unsupported_params or ()), upstream_params=m.upstream_params,
             routes=routes, prices=prices, aliases=tuple(sorted(a.alias for a in m.aliases)), released=m.released)
     aliases = {a.alias: a.model_id for a in db.session.scalars(select(ModelAlias)) if a.model_id in infos}
-    db.session.commit()  # end the read transaction at once (see database.py)
     return CatalogSnapshot(infos, aliases, providers, time.monotonic())
 
 

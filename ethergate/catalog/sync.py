@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
+from ..database import unit_of_work
 from ..extensions import db
 from ..money import AmountError, parse_amount
 from ..timeutil import utcnow
@@ -161,6 +162,7 @@ def _assign(obj, values: dict) -> bool:
     return changed
 
 
+@unit_of_work()
 def sync_catalog(path: str | Path | None = None, currency: str | None = None) -> SyncReport:
     """Make the database match the catalog file. Running it twice changes nothing the second time."""
     data = read_catalog(path)
@@ -233,7 +235,6 @@ def sync_catalog(path: str | Path | None = None, currency: str | None = None) ->
     for row in current_aliases.values():
         db.session.delete(row)
         report.deactivated.append(f"alias {row.alias}")
-    db.session.commit()
     return report
 
 

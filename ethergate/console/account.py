@@ -11,7 +11,7 @@ from .. import mail
 from ..accounts import credentials, two_factor
 from ..accounts import sessions as user_sessions
 from ..accounts.models import Membership, Workspace
-from ..accounts.services import AccountError, record_audit
+from ..accounts.services import AccountError
 from ..extensions import db
 from ..i18n import current_language
 from .auth import current_session_key, flash_verification, send_verification
@@ -50,7 +50,6 @@ def account_page(status: int = 200, **forms):
         "codes_left": two_factor.recovery_codes_left(user) if user.two_factor_enabled else 0,
         "required_by": requiring_workspaces(user),
     }
-    db.session.commit()
     return render("account/index.html", status=status, **context)
 
 
@@ -124,17 +123,13 @@ def two_factor_setup():
     if user.two_factor_enabled:
         return htmx.redirect(url_for("account.index"))
     secret = two_factor.pending_secret(user)
-    db.session.commit()
     form = EnableTwoFactorForm()
     if form.validate_on_submit():
         codes = two_factor.enable(user, form.code.data)
         if codes is None:
-            db.session.rollback()
             form.code.errors.append(_("That code does not match. Check the time on your phone and try the "
                                       "current code."))
         else:
-            record_audit("user.two_factor_enabled", actor=user, target=user.email)
-            db.session.commit()
             flash(_("Two-factor authentication is on."), "success")
             return render("account/recovery_codes.html", codes=codes)
     uri = two_factor.provisioning_uri(secret, user.email)
@@ -154,15 +149,11 @@ def disable_two_factor():
                                       "member.", names=", ".join(w.name for w in required_by)))
         elif not user.check_password(form.current.data or ""):
             form.current.errors.append(_("That is not your current password."))
-        elif two_factor.verify_second_factor(user, form.code.data) is None:
+        elif not two_factor.turn_off(user, form.code.data):
             form.code.errors.append(_("That code is not right, or was already used. Try the current code."))
         else:
-            two_factor.disable(user)
-            record_audit("user.two_factor_disabled", actor=user, target=user.email)
-            db.session.commit()
             flash(_("Two-factor authentication is off."), "info")
             return htmx.redirect(url_for("account.index"))
-        db.session.commit()
     return account_page(status=422, disable_form=form)
 
 
@@ -174,12 +165,9 @@ def new_recovery_codes():
     if not user.two_factor_enabled:
         abort(404)
     if form.validate_on_submit():
-        if two_factor.check_totp(user, form.code.data):
-            codes = two_factor.issue_recovery_codes(user)
-            record_audit("user.recovery_codes_renewed", actor=user, target=user.email)
-            db.session.commit()
+        codes = two_factor.renew_recovery_codes(user, form.code.data)
+        if codes is not None:
             return render("account/recovery_codes.html", codes=codes)
-        db.session.rollback()
         form.code.errors.append(_("That code is not right, or was already used. Try the current code."))
     return account_page(status=422, codes_form=form)
 
@@ -193,7 +181,6 @@ def end_session(session_id: int):
         abort(400)
     if not user_sessions.end(user, session_id=session_id):
         abort(404)
-    db.session.commit()
     flash(_("That session is signed out."), "success")
     return htmx.redirect(url_for("account.index"))
 
@@ -202,9 +189,7 @@ def end_session(session_id: int):
 @login_required
 def end_other_sessions():
     user = me()
-    ended = user_sessions.end(user, keep_key=current_session_key())
-    record_audit("user.sessions_ended", actor=user, target=user.email, details={"sessions_ended": ended})
-    db.session.commit()
+    ended = user_sessions.end_others(user, keep_key=current_session_key())
     flash(ngettext("%(num)s other session was signed out.", "%(num)s other sessions were signed out.", ended),
           "success")
     return htmx.redirect(url_for("account.index"))

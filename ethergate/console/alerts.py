@@ -5,7 +5,6 @@ from flask import flash, g, url_for
 from flask_babel import gettext as _
 
 from ..alerts import webhooks
-from ..extensions import db
 from .blueprint import bp
 from .forms import WebhookForm
 from .shell import htmx
@@ -63,9 +62,7 @@ def remove_webhook():
 @workspace_view(min_role="admin")
 def test_webhook():
     """Queues an `alert.test` event; the alert sweep delivers it within ETHERGATE_SWEEP_INTERVAL_SECONDS."""
-    if webhooks.enqueue(g.workspace.id, "alert.test", {"workspace": g.workspace.slug,
-                                                       "workspace_name": g.workspace.name}) is not None:
-        db.session.commit()
+    if webhooks.queue_test(g.workspace) is not None:
         flash(_("Test event queued; it is sent within a minute and shows in the log below."), "success")
     return _answer()
 

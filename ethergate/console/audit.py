@@ -86,7 +86,6 @@ def audit_page(workspace_id=EVERY_WORKSPACE, action: str | None = None, page: in
     rows = db.session.execute(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
                               .offset((page - 1) * per_page).limit(per_page + 1)).all()
     present = set(db.session.scalars(scope))
-    db.session.commit()  # end the read (see database.py)
     names = [name for name in ACTIONS if name in present] + sorted(present - set(ACTIONS))
     if action and action not in names:
         names.append(action)
@@ -156,7 +155,6 @@ def index():
     if g.membership.role != "owner":
         owners = db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
             Membership.workspace_id == g.workspace.id, Membership.role == "owner").order_by(User.email)).all()
-        db.session.commit()
         return render("audit/index.html", status=403, owners_only=True, owners=owners)
     action = request.args.get("action", "").strip()[:64] or None
     audit = audit_page(g.workspace.id, action=action, page=page_number())

@@ -184,7 +184,6 @@ def two_factor():
         throttle, ip = login_throttle(), request.remote_addr
         wait = throttle.retry_after(user.email, ip)
         used = None if wait else second_factor.verify_second_factor(user, form.code.data)
-        db.session.commit()
         if wait:
             error, status = too_many_attempts(wait), 429
         elif used is None:
@@ -216,7 +215,6 @@ def logout():
     locale = session.get(LOCALE_KEY)
     if current_user.is_authenticated and getattr(current_user, "session_key", None):
         user_sessions.end_key(current_user._get_current_object(), current_user.session_key)
-        db.session.commit()
     session.clear()
     logout_user()  # after clear(): it leaves the flag that deletes a remember-me cookie
     if locale:

@@ -99,7 +99,6 @@ def ledger_page(workspace_id: int, page: int) -> LedgerPage:
     entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == workspace_id)
                                  .order_by(LedgerEntry.id.desc()).offset((page - 1) * PAGE_SIZE)
                                  .limit(PAGE_SIZE)).all()
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     return LedgerPage(list(entries), page, pages, total)
 
 
@@ -204,7 +203,6 @@ def checkout():
 def _payment_or_404(session_id: str) -> Payment:
     payment = db.session.scalar(select(Payment).where(
         Payment.external_id == session_id, Payment.workspace_id == g.workspace.id)) if session_id else None
-    db.session.commit()
     if payment is None:
         abort(404)
     return payment

@@ -55,7 +55,6 @@ def overview(workspace, now: datetime | None = None) -> Overview:
     balance, held = account_state(workspace.id)
     keys = db.session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.workspace_id == workspace.id, ApiKey.revoked_at.is_(None)))
-    db.session.commit()  # end the read transaction before the report queries open their own
     spend = sum(row["spend_micro"] for row in spend_by_model(workspace.id, start=month_start(now)))
     today = usage_totals(workspace.id, start=day_start(now), end=day_start(now) + timedelta(days=1))
     threshold = workspace.low_balance_micro if workspace.low_balance_micro is not None else DEFAULT_LOW_BALANCE_MICRO

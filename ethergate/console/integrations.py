@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from ..extensions import db
 from ..i18n import current_language
 from ..integrations import integration_commands
 from ..integrations.install_scripts import render_script
@@ -60,7 +59,6 @@ def _rendered(name: str) -> str:
 def index():
     now = utcnow()
     keys = [key for key in list_keys(g.workspace.id) if key.is_active(now)]
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     chosen = next((key for key in keys if key.id == request.args.get("key", type=int)), None)
     if chosen is None and len(keys) == 1:
         chosen = keys[0]

@@ -80,7 +80,6 @@ def _manageable(key_id: int) -> ApiKey:
 
 def _index_context(form: KeyForm | None = None, open_form: bool = False, **extra) -> dict:
     keys = list_keys(g.workspace.id)
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     form = form or key_form()
     return {"keys": keys, "form": form, "open_form": open_form or not keys or bool(form.errors), **extra}
 

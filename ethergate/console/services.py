@@ -1,13 +1,14 @@
 """Sign-up, sign-in, workspaces, members and invitations, as the console uses them.
 
-Each function that changes something commits, with its audit row, in one transaction. Member changes
-lock the workspace row first (SELECT ... FOR UPDATE on PostgreSQL; SQLite transactions are already
-exclusive), so two owners demoting each other at once cannot leave a workspace with no owner.
+Each function that changes something is one unit of work (database.unit_of_work), with its audit row.
+Member changes lock the workspace row first (SELECT ... FOR UPDATE on PostgreSQL; a SQLite unit of work
+holds the write lock from its start), so two owners demoting each other at once cannot leave a workspace
+with no owner.
 Errors are MemberError with a message fit to show the user.
 """
 from __future__ import annotations
 
-from functools import lru_cache, wraps
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from ..accounts.passwords import hash_method
 from ..accounts.services import (AccountError, check_role, create_user, create_workspace, find_user,
                                  normalize_email, record_audit)
 from ..billing.credit_accounts import open_account
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .shell.access import role_at_least
@@ -27,18 +29,6 @@ from .shell.access import role_at_least
 
 class MemberError(AccountError):
     pass
-
-
-def atomic(service):
-    """Roll the session back when the service fails, so no half-made change or row lock outlives it."""
-    @wraps(service)
-    def wrapper(*args, **kwargs):
-        try:
-            return service(*args, **kwargs)
-        except BaseException:
-            db.session.rollback()
-            raise
-    return wrapper
 
 
 @lru_cache(maxsize=2)
@@ -49,14 +39,13 @@ def _decoy_hash(method: str) -> str:
 def authenticate(email: str, password: str) -> User | None:
     """The user with this email and password, or None. Unknown emails cost as much time as known ones."""
     user = find_user(email or "")
-    db.session.commit()  # end the read before hashing: on SQLite an open transaction holds the write lock
     if user is None:
         check_password_hash(_decoy_hash(hash_method()), password or "")
         return None
     return user if user.check_password(password or "") else None
 
 
-@atomic
+@unit_of_work()
 def sign_up(email: str, password: str, locale: str | None = None,
             invitation_token: str | None = None) -> tuple[User, list[Workspace]]:
     """Create the user; returns it and the workspaces joined.
@@ -73,23 +62,20 @@ def sign_up(email: str, password: str, locale: str | None = None,
         if invitation is not None and invitation.email == user.email:
             mark_verified(user)
     joined = accept_invitations(user)
-    db.session.commit()
     return user, joined
 
 
-@atomic
+@unit_of_work()
 def record_sign_in(user: User) -> list[Workspace]:
     """Stamp the sign-in and accept invitations that arrived since; returns the workspaces joined."""
     user.last_login_at = utcnow()
     joined = accept_invitations(user)
-    db.session.commit()
     return joined
 
 
-@atomic
+@unit_of_work()
 def join_invited(user: User) -> list[Workspace]:
     joined = accept_invitations(user)
-    db.session.commit()
     return joined
 
 
@@ -124,7 +110,7 @@ def workspaces_of(user: User) -> list[tuple[Workspace, str]]:
     return [(workspace, role) for workspace, role in rows]
 
 
-@atomic
+@unit_of_work()
 def new_workspace(user: User, name: str) -> Workspace:
     try:
         workspace = create_workspace(name, user)
@@ -133,11 +119,10 @@ def new_workspace(user: User, name: str) -> Workspace:
     open_account(workspace.id)
     record_audit("workspace.created", actor=user, workspace_id=workspace.id, target=workspace.slug,
                  details={"name": workspace.name})
-    db.session.commit()
     return workspace
 
 
-@atomic
+@unit_of_work()
 def rename_workspace(workspace: Workspace, name: str, actor: Membership) -> None:
     """Owners and admins rename; the slug (and so every URL) stays the same."""
     _require_manager(actor)
@@ -150,9 +135,9 @@ def rename_workspace(workspace: Workspace, name: str, actor: Membership) -> None
     workspace.name = name
     record_audit("workspace.renamed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
                  details={"from": old, "to": name})
-    db.session.commit()
 
 
+@unit_of_work()
 def set_workspace_limits(workspace: Workspace, low_balance_micro: int | None, default_rpm: int | None,
                          actor: Membership) -> bool:
     """Owners and admins set the low-balance threshold and the keys' default rate; None means the default."""
@@ -163,11 +148,9 @@ def set_workspace_limits(workspace: Workspace, low_balance_micro: int | None, de
             changes[field] = [getattr(workspace, field), value]
             setattr(workspace, field, value)
     if not changes:
-        db.session.rollback()
         return False
     record_audit("workspace.limits_changed", actor=actor.user, workspace_id=workspace.id, target=workspace.slug,
                  details={"changes": changes})
-    db.session.commit()
     return True
 
 
@@ -187,7 +170,7 @@ class AlreadyInvited(MemberError):
     pass
 
 
-@atomic
+@unit_of_work()
 def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> tuple[Invitation, str]:
     """Invite an email with a role; returns the invitation and the token of its link (valid 7 days).
 
@@ -214,11 +197,10 @@ def invite(workspace: Workspace, email: str, role: str, actor: Membership) -> tu
     db.session.flush()
     record_audit("member.invited", actor=actor.user, workspace_id=workspace.id, target=email,
                  details={"role": role, "invitation_id": invitation.id})
-    db.session.commit()
     return invitation, token
 
 
-@atomic
+@unit_of_work()
 def resend_invitation(workspace: Workspace, invitation_id: int, actor: Membership) -> tuple[Invitation, str]:
     """A new link for a pending invitation (the old link stops working), valid 7 days from now."""
     _lock(workspace)
@@ -227,7 +209,6 @@ def resend_invitation(workspace: Workspace, invitation_id: int, actor: Membershi
     token = _new_link(invitation)
     record_audit("invitation.resent", actor=actor.user, workspace_id=workspace.id, target=invitation.email,
                  details={"role": invitation.role, "invitation_id": invitation.id})
-    db.session.commit()
     return invitation, token
 
 
@@ -268,7 +249,7 @@ def invitation_for_link(token: str) -> Invitation:
     return invitation
 
 
-@atomic
+@unit_of_work()
 def accept_invitation_link(token: str, user: User) -> Workspace:
     """The signed-in invitee follows their link: the address counts as verified and they join."""
     invitation = invitation_for_link(token)
@@ -277,11 +258,10 @@ def accept_invitation_link(token: str, user: User) -> Workspace:
                              email=invitation.email))
     mark_verified(user)
     accept_invitations(user)
-    db.session.commit()
     return db.session.get(Workspace, invitation.workspace_id)
 
 
-@atomic
+@unit_of_work()
 def require_two_factor(workspace: Workspace, required: bool, actor: Membership) -> None:
     """Owners only; an owner turning it on must use two-factor themself, or they would be locked out."""
     if actor.role != "owner":
@@ -293,10 +273,9 @@ def require_two_factor(workspace: Workspace, required: bool, actor: Membership) 
     workspace.require_two_factor = required
     record_audit("workspace.two_factor_required" if required else "workspace.two_factor_optional",
                  actor=actor.user, workspace_id=workspace.id, target=workspace.slug)
-    db.session.commit()
 
 
-@atomic
+@unit_of_work()
 def revoke_invitation(workspace: Workspace, invitation_id: int, actor: Membership) -> Invitation:
     _lock(workspace)
     invitation = _pending(workspace, invitation_id)
@@ -304,7 +283,6 @@ def revoke_invitation(workspace: Workspace, invitation_id: int, actor: Membershi
     db.session.delete(invitation)
     record_audit("invitation.revoked", actor=actor.user, workspace_id=workspace.id, target=invitation.email,
                  details={"role": invitation.role, "invitation_id": invitation.id})
-    db.session.commit()
     return invitation
 
 
@@ -317,13 +295,12 @@ def member_in(workspace: Workspace, membership_id: int) -> Membership:
     return member
 
 
-@atomic
+@unit_of_work()
 def change_role(workspace: Workspace, membership_id: int, role: str, actor: Membership) -> Membership:
     _lock(workspace)
     target = member_in(workspace, membership_id)
     _require_manager(actor, target_role=target.role, new_role=check_role(role))
     if target.role == role:
-        db.session.rollback()  # nothing to change; release the lock
         return target
     if target.role == "owner":
         _keep_an_owner(workspace)
@@ -331,11 +308,10 @@ def change_role(workspace: Workspace, membership_id: int, role: str, actor: Memb
     target.role = role
     record_audit("member.role_changed", actor=actor.user, workspace_id=workspace.id, target=target.user.email,
                  details={"from": old, "to": role})
-    db.session.commit()
     return target
 
 
-@atomic
+@unit_of_work()
 def remove_member(workspace: Workspace, membership_id: int, actor: Membership) -> Membership:
     """Owners and admins remove members; anyone may leave. The last owner can do neither."""
     _lock(workspace)
@@ -348,7 +324,6 @@ def remove_member(workspace: Workspace, membership_id: int, actor: Membership) -
     db.session.delete(target)
     record_audit("member.removed", actor=actor.user, workspace_id=workspace.id, target=email,
                  details={"role": target.role, "left": target.id == actor.id})
-    db.session.commit()
     return target
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, session, url_for
 from flask_login import current_user
 
-from ..extensions import db
+from ..accounts.services import set_locale
 from ..i18n import SESSION_KEY, language
 from .auth import safe_next
 from .shell import htmx
@@ -29,6 +29,5 @@ def set_language():
     if chosen is not None:
         session[SESSION_KEY] = chosen.tag
         if current_user.is_authenticated and current_user.locale != chosen.tag:
-            current_user.locale = chosen.tag
-            db.session.commit()
+            set_locale(current_user._get_current_object(), chosen.tag)
     return htmx.redirect(safe_next(request.form.get("next")) or url_for("site.landing"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from ..catalog.snapshot import get_snapshot
-from ..extensions import db
 
 PREFERRED_MODEL = "deepseek/deepseek-v4-flash"
 FALLBACK_MODEL = "deepseek/deepseek-chat"
@@ -58,7 +57,6 @@ def example_model() -> str:
     try:
         models = get_snapshot().models
     except Exception:  # noqa: BLE001  (a sample on a page must not take the page down with the catalog)
-        db.session.rollback()
         return FALLBACK_MODEL
     if PREFERRED_MODEL in models:
         return PREFERRED_MODEL

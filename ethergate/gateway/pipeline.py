@@ -17,6 +17,7 @@ from ..billing import ledger
 from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
+from ..database import check_no_open_transaction
 from ..i18n import format_money
 from ..timeutil import utcnow
 from .admission import admit_tokens
@@ -132,7 +133,10 @@ def _stream(charge, incoming, answer, upstream, model, chat, billing, prompt_bou
     try:
         render = incoming.events(charge, model, math.ceil(prompt_bound / 3))
         relay = Relay(upstream, answer, model.id, chat.include_usage, billing, request.environ, render)
-        response = Response(stream_with_context(relay.events()), mimetype="text/event-stream", headers=headers)
+        events = relay.events()
+        if current_app.config["CHECK_TRANSACTIONS"]:
+            events = _checked(events)
+        response = Response(stream_with_context(events), mimetype="text/event-stream", headers=headers)
         response.headers["X-Accel-Buffering"] = "no"
         # A response closed before its body was ever read (the client left, or its headers failed to go
         # out) never runs the relay: this resolves the hold then.
@@ -143,6 +147,16 @@ def _stream(charge, incoming, answer, upstream, model, chat, billing, prompt_bou
                      provider=answer.route.provider)
         raise
     return response
+
+
+def _checked(events):
+    """The stream, checked before each chunk goes out: no SQLite transaction open (tests; database.py)."""
+    try:
+        for chunk in events:
+            check_no_open_transaction("a /v1 response was streaming")
+            yield chunk
+    finally:
+        events.close()
 
 
 def resolve_unbilled_hold(charge, exc) -> None:

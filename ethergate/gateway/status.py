@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from ..catalog.readiness import model_readiness, provider_readiness
 from ..catalog.snapshot import get_snapshot
+from ..database import unit_of_work
 from ..extensions import db
 from ..incidents.services import public_incidents
 from ..limits.limiter import get_limiter
@@ -31,12 +32,11 @@ STARTED = time.time()
 def database_status() -> dict:
     started = time.perf_counter()
     try:
-        db.session.execute(text("SELECT 1"))
-        db.session.commit()
+        with unit_of_work(writes=False):
+            db.session.execute(text("SELECT 1"))
         return {"reachable": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                 "engine": db.engine.dialect.name}
     except Exception as exc:  # noqa: BLE001 (status must describe the failure, not raise it)
-        db.session.rollback()
         return {"reachable": False, "error": type(exc).__name__, "engine": db.engine.dialect.name}
 
 
@@ -104,7 +104,6 @@ def gather_status(operator: bool = False) -> dict:
                 entry.update(reason=reason, routes=[f"{r.provider}/{r.upstream_model}" for r in model.routes])
             models.append(entry)
         incidents = [incident_json(incident) for incident in public_incidents()]
-        db.session.commit()
     limiter = get_limiter(current_app).status()
     degraded = any(p["state"] == "degraded" for p in providers.values())
     open_incidents = any(incident["resolved_at"] is None for incident in incidents)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from ..accounts.services import record_audit
+from ..database import unit_of_work
 from ..extensions import db
 from ..settings import PROVIDERS
 from ..timeutil import utcnow
@@ -20,6 +21,7 @@ class IncidentError(ValueError):
     """A note staff cannot save as written; the message says why."""
 
 
+@unit_of_work()
 def open_incident(title: str, body: str, provider: str | None, actor) -> Incident:
     title, body = (title or "").strip(), (body or "").strip()
     if not title:
@@ -33,10 +35,10 @@ def open_incident(title: str, body: str, provider: str | None, actor) -> Inciden
     db.session.add(incident)
     db.session.flush()
     record_audit("incident.opened", actor=actor, target=f"incident:{incident.id}", details={"title": title})
-    db.session.commit()
     return incident
 
 
+@unit_of_work()
 def resolve_incident(incident_id: int, resolution: str, actor) -> Incident:
     """Resolves once; resolving a resolved incident is refused rather than moving its end time."""
     incident = db.session.get(Incident, incident_id, with_for_update=True)
@@ -49,7 +51,6 @@ def resolve_incident(incident_id: int, resolution: str, actor) -> Incident:
         raise IncidentError(f"the note is at most {BODY_MAX} characters")
     incident.resolved_at, incident.resolution = utcnow(), resolution or None
     record_audit("incident.resolved", actor=actor, target=f"incident:{incident.id}")
-    db.session.commit()
     return incident
 
 

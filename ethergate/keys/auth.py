@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..accounts.models import Workspace
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ApiKey
@@ -162,8 +163,8 @@ CONSOLE_KEY_ENVIRON = "ethergate.console_key_id"
 
 def authenticate_console(key_id: int) -> AuthenticatedKey | None:
     """The active key with this id, for a request the console itself made (see CONSOLE_KEY_ENVIRON)."""
-    digest = db.session.scalar(select(ApiKey.digest).where(ApiKey.id == key_id))
-    db.session.commit()
+    with unit_of_work(writes=False):
+        digest = db.session.scalar(select(ApiKey.digest).where(ApiKey.id == key_id))
     key = load_key(digest) if digest else None
     if key is None or not key.is_active(utcnow()):
         return None
@@ -178,12 +179,8 @@ def load_key(digest: str) -> AuthenticatedKey | None:
                     keys.c.revoked_at, workspaces.c.default_rpm)
              .select_from(keys.join(workspaces, workspaces.c.id == keys.c.workspace_id))
              .where(keys.c.digest == digest))
-    try:
-        row = db.session.connection().execute(query).first()
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    with unit_of_work(writes=False) as conn:
+        row = conn.execute(query).first()
     if row is None:
         return None
     allowed = frozenset(row.allowed_models) if row.allowed_models else None
@@ -223,10 +220,9 @@ def touch_last_used(key_id: int) -> bool:
             state.touched = {k: t for k, t in state.touched.items() if clock - t < TOUCH_INTERVAL_SECONDS}
     keys = ApiKey.__table__
     try:
-        db.session.connection().execute(update(keys).where(keys.c.id == key_id).values(last_used_at=utcnow()))
-        db.session.commit()
+        with unit_of_work() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(last_used_at=utcnow()))
     except SQLAlchemyError as exc:
-        db.session.rollback()
         log.warning("could not record last use of key %s: %s", key_id, exc)
         return False
     return True

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..accounts.models import User
 from ..accounts.services import record_audit
 from ..catalog.models import Model, ModelAlias
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .auth import forget_key
@@ -133,17 +134,13 @@ def create_key(workspace_id: int, name: str = "default", *, actor: Actor = None,
                tpm_limit: int | None = None, monthly_spend_cap_micro: int | None = None,
                allowed_models: list[str] | None = None, expires_at: datetime | None = None) -> IssuedKey:
     """Issues a key, audits `key.created` and commits. The plaintext is only in the returned value."""
-    try:
+    with unit_of_work():
         expires_at = check_expiry(expires_at, utcnow())
         issued = issue_key(workspace_id, name=name, created_by_id=actor.id if isinstance(actor, User) else None,
                            rpm_limit=rpm_limit, tpm_limit=tpm_limit,
                            monthly_spend_cap_micro=monthly_spend_cap_micro, allowed_models=allowed_models,
                            expires_at=expires_at)
         _audit("key.created", issued.key, actor, {"name": issued.key.name, **policy_of(issued.key)})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return issued
 
 
@@ -165,17 +162,12 @@ def get_key(key_id: int, workspace_id: int | None = None) -> ApiKey:
 def revoke_key(key_id: int, actor: Actor = None, *, workspace_id: int | None = None) -> ApiKey:
     """Stops a key now. Revoking an already revoked key changes nothing and writes no audit row."""
     now = utcnow()
-    try:
+    with unit_of_work():
         key = get_key(key_id, workspace_id)
         if key.revoked_at is not None and key.revoked_at <= now:
-            db.session.rollback()
             return key
         key.revoked_at = now
         _audit("key.revoked", key, actor, {"name": key.name})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     _forget_cached(key)
     return key
 
@@ -187,7 +179,7 @@ def rotate_key(key_id: int, grace_seconds: int | float = 0, actor: Actor = None,
             or not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise KeyPolicyError(f"grace period must be between 0 and {MAX_GRACE_SECONDS} seconds")
     now = utcnow()
-    try:
+    with unit_of_work():
         old = get_key(key_id, workspace_id)
         if old.revoked_at is not None and old.revoked_at <= now:
             raise KeyPolicyError("a revoked key cannot be rotated")
@@ -209,10 +201,6 @@ def rotate_key(key_id: int, grace_seconds: int | float = 0, actor: Actor = None,
         _audit("key.rotated", old, actor, {"new_key_id": new.id, "new_prefix": new.prefix,
                                            "grace_seconds": grace_seconds,
                                            "old_key_stops_at": old.revoked_at.isoformat()})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     _forget_cached(old)
     return IssuedKey(key=new, plaintext=plaintext)
 
@@ -222,7 +210,7 @@ def update_key(key_id: int, *, name=UNSET, rpm_limit=UNSET, tpm_limit=UNSET, mon
                workspace_id: int | None = None) -> ApiKey:
     """Changes only the fields given; None clears a limit (or allows every model). Audits the differences."""
     now = utcnow()
-    try:
+    with unit_of_work():
         key = get_key(key_id, workspace_id)
         if key.revoked_at is not None and key.revoked_at <= now:
             raise KeyPolicyError("a revoked key cannot be changed")
@@ -246,13 +234,8 @@ def update_key(key_id: int, *, name=UNSET, rpm_limit=UNSET, tpm_limit=UNSET, mon
                 changes[field] = [_plain(before), _plain(value)]
                 setattr(key, field, value)
         if not changes:
-            db.session.rollback()
             return key
         _audit("key.updated", key, actor, {"changes": changes})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     _forget_cached(key)
     return key
 
@@ -284,14 +267,18 @@ PLAYGROUND = "playground"
 
 
 def playground_key(workspace_id: int, actor: Actor = None) -> ApiKey:
-    """The workspace's Playground key, issued on first use; its plaintext is dropped, the console calls by id."""
-    key = db.session.scalar(select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.purpose == PLAYGROUND,
-                                                 ApiKey.revoked_at.is_(None)).order_by(ApiKey.id).limit(1))
-    if key is not None:
-        db.session.commit()  # end the read: the gateway writes next, and on SQLite a reader blocks it
-        return key
-    issued = issue_key(workspace_id, name="Playground", created_by_id=actor.id if isinstance(actor, User) else None)
-    issued.key.purpose = PLAYGROUND
-    _audit("key.created", issued.key, actor, {"name": issued.key.name, "purpose": PLAYGROUND})
-    db.session.commit()
-    return issued.key
+    """The workspace's Playground key, issued on first use; its plaintext is dropped, the console calls by id.
+
+    Its unit of work also ends the caller's reads: the console calls the gateway next.
+    """
+    with unit_of_work():
+        key = db.session.scalar(select(ApiKey).where(
+            ApiKey.workspace_id == workspace_id, ApiKey.purpose == PLAYGROUND,
+            ApiKey.revoked_at.is_(None)).order_by(ApiKey.id).limit(1))
+        if key is None:
+            issued = issue_key(workspace_id, name="Playground",
+                               created_by_id=actor.id if isinstance(actor, User) else None)
+            key = issued.key
+            key.purpose = PLAYGROUND
+            _audit("key.created", key, actor, {"name": key.name, "purpose": PLAYGROUND})
+    return key

@@ -12,6 +12,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from flask_mailman import EmailMessage, Mail
 
+from ..database import unit_of_work
 from ..extensions import db
 from .models import FAILED, NOT_SENT, SENT, OutboxMessage
 
@@ -44,7 +45,7 @@ def compose(kind: str, locale: str, **context) -> tuple[str, str]:
 
 
 def send(recipient: str, kind: str, locale: str, **context) -> OutboxMessage:
-    """Render, deliver (or log) and record one message; commits the outbox row."""
+    """Render, deliver (or log) and record one message; the outbox row is its own unit of work."""
     from ..i18n import language, DEFAULT
     tag = (language(locale) or DEFAULT).tag
     subject, body = compose(kind, (language(tag) or DEFAULT).locale, **context)
@@ -61,8 +62,8 @@ def send(recipient: str, kind: str, locale: str, **context) -> OutboxMessage:
     else:
         row.body = body
         log.info("mail: %s to %s not sent (no ETHERGATE_SMTP_HOST); subject %r\n%s", kind, recipient, subject, body)
-    db.session.add(row)
-    db.session.commit()
+    with unit_of_work():
+        db.session.add(row)
     return row
 
 

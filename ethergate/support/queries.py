@@ -1,7 +1,6 @@
 """What the support console reads: searches, a request's whole trace, a workspace at a glance.
 
-Each function loads everything its page shows (no lazy loads while rendering) and then ends its read
-transaction, since on SQLite even a read holds the write lock until it ends (see database.py).
+Each function loads everything its page shows (no lazy loads while rendering); the read ends with the request.
 """
 from __future__ import annotations
 
@@ -26,10 +25,6 @@ RECENT = 50
 MIN_FRAGMENT = 2
 # What people paste after a key prefix: the console's ellipsis, or three dots.
 PREFIX_TAIL = re.compile(r"(…|\.\.\.|\s)+$")
-
-
-def end_read() -> None:
-    db.session.commit()
 
 
 @dataclass
@@ -82,7 +77,6 @@ def search(text: str) -> SearchResults:
     else:
         results.workspaces = _workspaces_like(query)
         results.users = _users_like(query)
-    end_read()
     return results
 
 
@@ -180,7 +174,6 @@ def request_trace(request_id: str) -> Trace:
         if key_ids else {}
     workspaces = _workspaces({row.workspace_id for row in rows} | {h.workspace_id for h in holds.values()}
                              | {e.workspace_id for e in entries})
-    end_read()
 
     now = utcnow()
     traced, used_holds, used_entries = [], set(), set()
@@ -232,7 +225,6 @@ class WorkspaceOverview:
 
 def workspace_by_slug(slug: str) -> Workspace | None:
     workspace = db.session.scalar(select(Workspace).where(Workspace.slug == slug))
-    end_read()
     return workspace
 
 
@@ -250,6 +242,5 @@ def workspace_overview(workspace: Workspace) -> WorkspaceOverview:
     entries = list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == workspace.id)
                                       .order_by(LedgerEntry.id.desc()).limit(RECENT)))
     balance, held = account_state(workspace.id, db.session.connection())
-    end_read()
     return WorkspaceOverview(workspace=workspace, balance_micro=balance, held_micro=held, members=members,
                              keys=keys, errors=errors, entries=entries)

@@ -26,9 +26,7 @@ class Hour:
 
 
 def has_traffic(workspace_id: int) -> bool:
-    found = db.session.scalar(select(logs.c.id).where(logs.c.workspace_id == workspace_id).limit(1))
-    db.session.commit()
-    return found is not None
+    return db.session.scalar(select(logs.c.id).where(logs.c.workspace_id == workspace_id).limit(1)) is not None
 
 
 def hourly(workspace_id: int, now: datetime) -> list[Hour]:
@@ -42,7 +40,6 @@ def hourly(workspace_id: int, now: datetime) -> list[Hour]:
              .where(logs.c.workspace_id == workspace_id, logs.c.created_at >= starts[0], logs.c.created_at <= now)
              .group_by(hour))
     found = {row.hour: row for row in db.session.execute(query)}
-    db.session.commit()
     hours = []
     for start in starts:
         row = found.get(start.strftime("%Y-%m-%d %H"))
@@ -54,6 +51,4 @@ def recent(workspace_id: int, errors_only: bool = False, limit: int = 8) -> list
     query = select(RequestLog).where(RequestLog.workspace_id == workspace_id)
     if errors_only:
         query = query.where(RequestLog.status_code >= 400)
-    rows = list(db.session.scalars(query.order_by(RequestLog.created_at.desc(), RequestLog.id.desc()).limit(limit)))
-    db.session.commit()
-    return rows
+    return list(db.session.scalars(query.order_by(RequestLog.created_at.desc(), RequestLog.id.desc()).limit(limit)))

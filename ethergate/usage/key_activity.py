@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, func, select
 
 from ..billing.models import KeySpend
-from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import month_key, utcnow
 from .models import RequestLog
@@ -69,8 +68,7 @@ def _model_mix(workspace_id: int, key_id: int, start: datetime, spend: dict) -> 
                     func.coalesce(func.sum(logs.c.prompt_tokens + logs.c.completion_tokens), 0).label("tokens"))
              .where(logs.c.workspace_id == workspace_id, logs.c.api_key_id == key_id, logs.c.created_at >= start)
              .group_by(logs.c.model_id))
-    with unit_of_work() as conn:
-        rows = conn.execute(query).all()
+    rows = db.session.execute(query).all()
     total = sum(int(row.requests) for row in rows) or 1
     mix = {row.model_id: {"model_id": row.model_id, "requests": int(row.requests), "errors": int(row.errors),
                           "tokens": int(row.tokens), "spend_micro": 0} for row in rows}
@@ -99,7 +97,6 @@ def _recent(workspace_id: int, key_id: int) -> list[RequestLog]:
     rows = db.session.scalars(select(RequestLog).where(
         RequestLog.workspace_id == workspace_id, RequestLog.api_key_id == key_id)
         .order_by(RequestLog.created_at.desc(), RequestLog.id.desc()).limit(RECENT_REQUESTS)).all()
-    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     return list(rows)
 
 
@@ -110,5 +107,4 @@ def month_spend(workspace_id: int, key_id: int, now: datetime | None = None) -> 
     spent = sum(row["spend_micro"] for row in spend_by_model(workspace_id, api_key_id=key_id, start=month_start))
     row = db.session.get(KeySpend, (key_id, month_key(now)))
     held = int(row.held_micro or 0) if row is not None else 0
-    db.session.commit()
     return spent, held

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import select
 
+from ..database import unit_of_work
 from ..billing.models import LedgerEntry
 from ..extensions import db
 from ..keys.models import ApiKey
@@ -47,8 +48,8 @@ def ledger_csv(workspace_id: int, currency: str) -> Iterator[str]:
                  .order_by(entries.c.id.desc()).limit(BATCH))
         if before is not None:
             query = query.where(entries.c.id < before)
-        rows = db.session.execute(query).all()
-        db.session.commit()  # never hold a read transaction (on SQLite, the write lock) while the client reads
+        with unit_of_work(writes=False):  # no transaction stays open while the client reads
+            rows = db.session.execute(query).all()
         if not rows:
             return
         buffer.seek(0)

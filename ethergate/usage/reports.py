@@ -15,6 +15,7 @@ from sqlalchemy import Date, case, cast, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from ..billing.models import LedgerEntry
+from ..database import unit_of_work
 from ..extensions import db
 from ..keys.models import ApiKey
 from . import spend as spend_reports
@@ -103,12 +104,9 @@ def default_range(today: date, days: int = DEFAULT_DAYS) -> tuple[date, date]:
 
 
 def _rows(build):
-    """Run `build(dialect)` and end the read at once: on SQLite a read transaction holds the write lock."""
+    """Run `build(dialect)`: the query fits the database's SQL dialect."""
     conn = db.session.connection()
-    try:
-        return conn.execute(build(conn.dialect.name)).all()
-    finally:
-        db.session.commit()
+    return conn.execute(build(conn.dialect.name)).all()
 
 
 @dataclass
@@ -270,7 +268,6 @@ def errors_by_code(usage: UsageFilter) -> list[ErrorCount]:
                                             else logs.c.error_code == row.error_code)
             .order_by(logs.c.created_at.desc(), logs.c.id.desc()).limit(1))
         found.append(ErrorCount(int(row.status_code), row.error_code, int(row.count), row.last, example))
-    db.session.commit()
     return found
 
 
@@ -317,7 +314,6 @@ def request_log(usage: UsageFilter, page: int = 1, per_page: int = PER_PAGE, sor
         .order_by(*log_order(sort))
         .offset((page - 1) * per_page).limit(per_page + 1)))
     rows = _with_keys(found[:per_page])
-    db.session.commit()
     return LogPage(rows, page, len(found) > per_page)
 
 
@@ -333,10 +329,10 @@ def export_rows(usage: UsageFilter, batch: int = EXPORT_BATCH) -> Iterator[LogRo
         if after is not None:
             query = query.where(or_(RequestLog.created_at < after[0],
                                     (RequestLog.created_at == after[0]) & (RequestLog.id < after[1])))
-        found = list(db.session.scalars(query.order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
-                                        .limit(batch)))
-        rows = _with_keys(found)
-        db.session.commit()
+        with unit_of_work(writes=False):  # ends before the batch goes to the client
+            found = list(db.session.scalars(query.order_by(RequestLog.created_at.desc(), RequestLog.id.desc())
+                                            .limit(batch)))
+            rows = _with_keys(found)
         yield from rows
         if len(found) < batch:
             return
@@ -348,16 +344,13 @@ def find_request(workspace_id: int, request_id: str) -> list[RequestLog]:
     found = list(db.session.scalars(
         select(RequestLog).where(RequestLog.workspace_id == workspace_id, RequestLog.request_id == request_id)
         .order_by(RequestLog.created_at.desc(), RequestLog.id.desc()).limit(REQUEST_ID_VARIANTS)))
-    db.session.commit()
     return found
 
 
 def key_of(workspace_id: int, api_key_id: int | None) -> ApiKey | None:
     if api_key_id is None:
         return None
-    key = db.session.scalar(select(ApiKey).where(ApiKey.id == api_key_id, ApiKey.workspace_id == workspace_id))
-    db.session.commit()
-    return key
+    return db.session.scalar(select(ApiKey).where(ApiKey.id == api_key_id, ApiKey.workspace_id == workspace_id))
 
 
 def ledger_entries(workspace_id: int, log: RequestLog) -> list[LedgerEntry]:
@@ -370,7 +363,6 @@ def ledger_entries(workspace_id: int, log: RequestLog) -> list[LedgerEntry]:
         match = or_(LedgerEntry.hold_id == log.hold_id, match)
     entries = list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.workspace_id == workspace_id, match)
                                       .order_by(LedgerEntry.created_at, LedgerEntry.id)))
-    db.session.commit()
     return entries
 
 
@@ -378,5 +370,4 @@ def workspace_keys(workspace_id: int) -> list[ApiKey]:
     """Every key of the workspace, revoked ones included: their history stays in the log."""
     keys = list(db.session.scalars(select(ApiKey).where(ApiKey.workspace_id == workspace_id)
                                    .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
-    db.session.commit()
     return keys

@@ -121,14 +121,10 @@ def compute_signals(model_id: str, routes: list[str], now: datetime | None = Non
     signals = Signals(model_id, start, end)
     scope = [logs.c.model_id == model_id, logs.c.created_at >= start, logs.c.created_at <= end]
     conn = db.session.connection()
-    try:
-        dialect = conn.dialect.name
-        _daily(conn, dialect, scope, signals)
-        _providers(conn, scope, signals)
-        _routes(conn, scope, routes, signals)
-        _timings(conn, scope, signals)
-    finally:
-        db.session.commit()
+    _daily(conn, conn.dialect.name, scope, signals)
+    _providers(conn, scope, signals)
+    _routes(conn, scope, routes, signals)
+    _timings(conn, scope, signals)
     return signals
 
 
@@ -236,10 +232,7 @@ def compute_mean_latency(now: datetime | None = None) -> dict[str, int]:
              .where(logs.c.created_at >= start, logs.c.created_at <= end, logs.c.status_code < 400,
                     logs.c.model_id.is_not(None), logs.c.latency_ms.is_not(None))
              .group_by(logs.c.model_id))
-    try:
-        return {row.model_id: round(float(row.mean)) for row in db.session.execute(query)}
-    finally:
-        db.session.commit()
+    return {row.model_id: round(float(row.mean)) for row in db.session.execute(query)}
 
 
 def mean_latency_by_model() -> dict[str, int]:

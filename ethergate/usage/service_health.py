@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
 
+from ..database import unit_of_work
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import RequestLog
@@ -119,11 +120,11 @@ def service_health(recent_minutes: int = 60, now: datetime | None = None) -> Rep
     now = now or utcnow()
     this_hour = now.replace(minute=0, second=0, microsecond=0)
     hour_starts = [this_hour - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
-    providers = _grouped(logs.c.provider, now, recent_minutes)
-    for provider, bars in _hourly(now, hour_starts).items():
-        providers.setdefault(provider, Health()).hours = bars
-    models = _grouped(logs.c.model_id, now, recent_minutes)
-    db.session.commit()  # end the read transaction; the page goes on to other queries
+    with unit_of_work(writes=False):  # /v1/status reads this too: its read ends here, not at teardown
+        providers = _grouped(logs.c.provider, now, recent_minutes)
+        for provider, bars in _hourly(now, hour_starts).items():
+            providers.setdefault(provider, Health()).hours = bars
+        models = _grouped(logs.c.model_id, now, recent_minutes)
     return Report(now, recent_minutes, providers, models, hour_starts)
 
 

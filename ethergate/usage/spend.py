@@ -58,8 +58,8 @@ def _spend():
 
 
 def _rows(build):
-    """Run `build(dialect)` and end the read transaction at once (on SQLite it holds the write lock)."""
-    with unit_of_work() as conn:
+    """Run `build(dialect)` and end the read at once: exports call this between batches sent to the client."""
+    with unit_of_work(writes=False) as conn:
         return conn.execute(build(conn.dialect.name)).all()
 
 

@@ -47,8 +47,7 @@ def ledger_invariant(live_app):
 
 
 def fresh(read):
-    """Run a read and end its transaction at once: SQLite transactions here are BEGIN IMMEDIATE, so one
-    left open by the test would stall every write of the live server."""
+    """Run a read on a fresh transaction and end it at once, so it sees what the live server committed."""
     db.session.rollback()
     try:
         return read()

@@ -1,8 +1,8 @@
 """Production-shaped servers for the operations tests: gunicorn with gevent workers, as deployed.
 
 Also small readers shared by the tests: a Prometheus scrape as a dict, a stream read to its end, and
-database reads that end their transaction at once (a SQLite read here is BEGIN IMMEDIATE, which would
-stall the server's writes if left open).
+database reads that end their transaction at once (a read left open would keep a PostgreSQL connection
+idle in transaction, and a SQLite snapshot from moving on).
 """
 from __future__ import annotations
 

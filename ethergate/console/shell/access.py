@@ -31,7 +31,6 @@ from flask_login import current_user, login_required
 
 from ...accounts.models import ROLES, Workspace
 from ...accounts.services import membership, workspace_by_slug
-from ...extensions import db
 from .rendering import render
 
 RANK = {"member": 1, "admin": 2, "owner": 3}
@@ -55,7 +54,6 @@ def workspace_view(min_role: str = "member"):
             member = membership(current_user, workspace.id) if workspace is not None else None
             if member is None:
                 abort(404)
-            db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
             g.workspace, g.membership = workspace, member
             session[LAST_WORKSPACE_KEY] = workspace.slug
             if not role_at_least(member.role, min_role):
