@@ -91,6 +91,15 @@ def start_single(workdir: Path, tenant: Tenant, upstream_base_url: str, name: st
     return Gateway("wsgi.py", child, url, tenant.api_key)
 
 
+def start_bare(workdir: Path, upstream_base_url: str, name: str) -> Gateway:
+    """The bare Flask + gevent pass-through (bench/bare.py) in front of the same upstream: the stack's ceiling."""
+    child = Child(f"bare pass-through {name}", [sys.executable, "-m", "bench.bare", "--upstream", upstream_base_url,
+                                                "--port", "0"],
+                  workdir / f"bare-{name}.log", env=environ(), cwd=ROOT).start(stdout=subprocess.PIPE)
+    url = child.read_listening_url(timeout=60)
+    return Gateway("bare", child, url, "sk-bench-bare")
+
+
 def gunicorn_argv(port: int, workers: int) -> list[str]:
     argv = [sys.executable, "-m", "gunicorn"]
     if (ROOT / "gunicorn.conf.py").is_file():

@@ -106,19 +106,23 @@ class Bench:
             self.warn(f"{label}: other processes used {other} cores meanwhile; the figures understate the gateway")
 
     def streams(self, label: str, url: str, token: str, body: bytes, count: int, concurrency: int = 1,
-                ramp_s: float = 0.0, timeout_s: float = 60.0) -> dict:
+                ramp_s: float = 0.0, timeout_s: float = 60.0, server_pids: list[int] | None = None) -> dict:
         body_file = self.workdir / f"{label.replace(' ', '-')}.json"
         body_file.write_bytes(body)
         argv = [sys.executable, "-m", "bench.streams", "--url", url, "--token", token, "--body-file", str(body_file),
                 "--count", str(count), "--concurrency", str(concurrency), "--ramp-s", str(ramp_s),
                 "--timeout", str(timeout_s)]
         meter = machine.CpuMeter()
+        cpu_before = machine.cpu_seconds(server_pids or [])
         started = time.monotonic()
         done = subprocess.run(argv, cwd=ROOT, env=environ(), capture_output=True, text=True,
                               timeout=timeout_s * 2 + ramp_s + count * 2)
         if done.returncode != 0:
             raise ChildFailed(f"stream client failed: {done.stderr[-2000:]}")
         result = json.loads(done.stdout)
+        if server_pids and result["ok"]:
+            cpu_used = machine.cpu_seconds(server_pids) - cpu_before
+            result["server_cpu_ms_per_stream"] = round(cpu_used * 1000 / result["ok"], 3)
         self.note_other_cpu(label, meter, time.monotonic() - started)
         self.log(f"{label}: {result['ok']}/{count} streams, TTFT p50 {result['ttft_ms']['p50']} ms, "
                  f"gap p99 {result['gap_ms']['p99']} ms, {result['errors']} errors {result['error_samples'][:1]}")
@@ -169,16 +173,26 @@ class Bench:
             upstream["stream"] = entry
 
     def single_nonstream(self, tenant: gw.Tenant, profile: bool) -> None:
+        bare = gw.start_bare(self.workdir, self.json_upstream.base_url(), "json")
+        self.stack.callback(bare.stop)
+        gw.check_answer(bare, stream=False)
         gateway = gw.start_single(self.workdir, tenant, self.json_upstream.base_url(), "single-json")
         self.stack.callback(gateway.stop)
         gw.check_answer(gateway, stream=False)
         script = self.script("gateway", chat_request(PUBLIC_MODEL), gateway.api_key)
-        single = self.results.setdefault("single", {})
+        bare_script = self.script("bare", chat_request(UPSTREAM_MODEL), bare.api_key)
+        single, reference = self.results.setdefault("single", {}), self.results.setdefault("bare", {})
         conc = self.plan.connections
-        pids = gateway.serving_pids()
-        single["c32"] = self.load(f"gateway c{conc}", gateway.completions_url, script, conc, server_pids=pids)
-        single["c1"] = self.load("gateway c1", gateway.completions_url, script, 1, server_pids=pids)
+        pids, bare_pids = gateway.serving_pids(), bare.serving_pids()
+        # Side by side, each gateway run right after the bare one: whatever else loads the machine hits both alike.
+        for run, connections in (("c32", conc), ("c1", 1)):
+            reference[run] = self.load(f"bare pass-through c{connections}", bare.completions_url, bare_script,
+                                       connections, server_pids=bare_pids)
+            single[run] = self.load(f"gateway c{connections}", gateway.completions_url, script, connections,
+                                    server_pids=pids)
         single["rss_kb"] = gateway.rss_kb()
+        reference["rss_kb"] = bare.rss_kb()
+        bare.stop()
         if profile:
             from . import profile as profiler
             self.results["profile"] = profiler.profile_under_load(
@@ -192,11 +206,26 @@ class Bench:
         gw.check_answer(gateway, stream=True)
         single = self.results.setdefault("single", {})
         if "stream" in scenarios:
+            bare = gw.start_bare(self.workdir, self.sse_upstream.base_url(), "sse")
+            self.stack.callback(bare.stop)
+            gw.check_answer(bare, stream=True)
+            reference = self.results.setdefault("bare", {})
             body = chat_request(PUBLIC_MODEL, stream=True, shape=(self.plan.stream_chunks, self.plan.stream_gap_ms))
-            self.streams("gateway warm-up streams", gateway.completions_url, gateway.api_key, body,
-                         max(10, self.plan.streams // 10))
-            single["stream"] = self.streams("gateway streams", gateway.completions_url, gateway.api_key, body,
-                                            self.plan.streams)
+            bare_body = chat_request(UPSTREAM_MODEL, stream=True,
+                                     shape=(self.plan.stream_chunks, self.plan.stream_gap_ms))
+            warm = max(10, self.plan.streams // 10)
+            self.streams("bare warm-up streams", bare.completions_url, bare.api_key, bare_body, warm)
+            self.streams("gateway warm-up streams", gateway.completions_url, gateway.api_key, body, warm)
+            conc = self.plan.connections
+            for run, concurrency, count in (("stream", 1, self.plan.streams),
+                                            ("stream_c32", conc, self.plan.streams * 2)):
+                reference[run] = self.streams(f"bare streams c{concurrency}", bare.completions_url, bare.api_key,
+                                              bare_body, count, concurrency=concurrency,
+                                              server_pids=bare.serving_pids())
+                single[run] = self.streams(f"gateway streams c{concurrency}", gateway.completions_url,
+                                           gateway.api_key, body, count, concurrency=concurrency,
+                                           server_pids=gateway.serving_pids())
+            bare.stop()
         if "capacity" in scenarios:
             single["capacity"] = self.capacity(gateway)
         gateway.stop()
