@@ -235,6 +235,15 @@ def summary(results: dict) -> str:
                      f"{capacity['errors']} errors, RSS {capacity['rss_before_kb']} KB before, "
                      f"{capacity['rss_peak_kb']} KB while held, {capacity['rss_after_kb']} KB after; "
                      f"chunk gap p99 {capacity['gap_ms_observed']['p99']} ms (upstream: every {capacity['gap_ms']} ms)")
+    phases = results.get("phases")
+    if phases and phases.get("requests"):
+        table = [["phases at c32, ms", "p50", "p90", "p99", "max", "slowest 1%: p50"]]
+        for name, stats in phases["all"].items():
+            table.append([name, *(_fmt(stats[k]) for k in ("p50", "p90", "p99", "p100")),
+                          _fmt(phases["slowest_1pct"][name]["p50"])])
+        parts += [render(table), f"(server side, from the request line to the last byte; {phases['requests']} "
+                                 f"requests; the client saw p50 {phases['client']['p50_ms']} ms, p99 "
+                                 f"{phases['client']['p99_ms']} ms)", ""]
     for name, value in info(results):
         parts.append(f"{name}: {value}")
     for warning in results.get("warnings", []):

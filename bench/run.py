@@ -172,7 +172,7 @@ class Bench:
             entry["kind"] = self.sse_upstream.kind
             upstream["stream"] = entry
 
-    def single_nonstream(self, tenant: gw.Tenant, profile: bool) -> None:
+    def single_nonstream(self, tenant: gw.Tenant, profile: bool, phases: bool) -> None:
         bare = gw.start_bare(self.workdir, self.json_upstream.base_url(), "json")
         self.stack.callback(bare.stop)
         gw.check_answer(bare, stream=False)
@@ -199,6 +199,30 @@ class Bench:
                 gateway.pid, lambda seconds: wrk.run(gateway.completions_url, script, self.plan.connections, seconds),
                 self.plan.duration, self.workdir, BENCH / "results", self.log)
         gateway.stop()
+        if phases:
+            self.phases(tenant, script)
+
+    def phases(self, tenant: gw.Tenant, script: Path) -> None:
+        """Where each request's time went at c32, from a gateway started with ETHERGATE_PHASE_LOG (its own run:
+        the stamps cost a little CPU, so the measured runs above are taken without them)."""
+        from . import phases
+        log_path = self.workdir / "phases.jsonl"
+        gateway = gw.start_single(self.workdir, tenant, self.json_upstream.base_url(), "single-phases",
+                                  extra_env={"ETHERGATE_PHASE_LOG": str(log_path)})
+        self.stack.callback(gateway.stop)
+        conc = self.plan.connections
+        client = self.load(f"gateway c{conc} with phase stamps", gateway.completions_url, script, conc,
+                           server_pids=gateway.serving_pids())
+        gateway.stop()  # writes the last buffered lines
+        with open(log_path) as source:
+            summary = phases.summarize([json.loads(line) for line in source if line.strip()])
+        summary["client"] = {k: client[k] for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
+        self.results["phases"] = summary
+        tail = summary.get("slowest_1pct", {})
+        if tail:
+            worst = max((name for name in tail if name != "total"), key=lambda name: tail[name]["p50"])
+            self.log(f"phases: slowest 1% (server total >= {summary['slowest_1pct_from_ms']} ms) spent "
+                     f"p50 {tail[worst]['p50']} ms in {worst}")
 
     def single_stream(self, tenant: gw.Tenant, scenarios: set[str]) -> None:
         gateway = gw.start_single(self.workdir, tenant, self.sse_upstream.base_url(), "single-sse")
@@ -337,6 +361,8 @@ def parse_args(argv):
     parser.add_argument("--litellm", choices=("auto", "install", "off"), default="auto",
                         help="auto: measure LiteLLM if bench/.venv-litellm exists; install: create it first")
     parser.add_argument("--profile", action="store_true", help="also sample the gateway under c32 load with py-spy")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time each request's phases at c32 (ETHERGATE_PHASE_LOG) in a separate run")
     parser.add_argument("--wait-quiet", type=float, help="seconds to wait for an idle machine (default 60, quick 0)")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs and databases after the run")
@@ -419,7 +445,7 @@ def run_scenarios(bench: Bench, args, scenarios: set[str]) -> list[str]:
         bench.log("preparing a fresh SQLite database")
         attempt("database", lambda: tenant.append(gw.prepare_database(f"sqlite:///{bench.workdir / 'bench.sqlite3'}")))
     if tenant and "nonstream" in scenarios:
-        attempt("nonstream", lambda: bench.single_nonstream(tenant[0], args.profile))
+        attempt("nonstream", lambda: bench.single_nonstream(tenant[0], args.profile, args.phases))
     if tenant and need_sse:
         attempt("stream", lambda: bench.single_stream(tenant[0], scenarios))
     if "multi" in scenarios:

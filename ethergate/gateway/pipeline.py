@@ -18,6 +18,7 @@ from ..billing.pricing import affordable_max_tokens, max_cost, output_cap_for
 from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..money import format_money
+from ..observability import phases
 from ..timeutil import utcnow
 from .admission import admit_tokens
 from .errors import GatewayError, model_not_found
@@ -79,6 +80,7 @@ def serve(charge, incoming: Incoming) -> Response:
     received_at = utcnow()
     hold_amount, _bound_prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
     charge.hold_id = reserve_credits(charge, model, prompt_bound, choices, hold_amount, received_at)
+    phases.mark(request.environ, "hold")
 
     params = dict(chat.params)
     if send_cap:
@@ -106,6 +108,7 @@ def serve(charge, incoming: Incoming) -> Response:
         billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__)
         raise
 
+    phases.mark(request.environ, "upstream")
     charge.provider = answer.route.provider
     charge.attempts = [a.to_dict() for a in answer.attempts]
     shown = dropped_params_header(list(incoming.dropped) + [name for name in dropped if name not in incoming.dropped])
@@ -125,6 +128,7 @@ def serve(charge, incoming: Incoming) -> Response:
     response.headers["X-EtherGate-Cost"] = receipt.cost_text
     billing.capture(receipt, status_code=200, provider=answer.route.provider,
                     upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id)
+    phases.mark(request.environ, "capture")
     return response
 
 

@@ -14,6 +14,7 @@ import time
 import gevent
 from flask import current_app
 
+from ..observability import phases
 from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
 from .errors import GatewayError
@@ -156,3 +157,4 @@ class Relay:
                 self.billing.void(**fields)
         except Exception:  # noqa: BLE001 (the hold expires and the sweep releases it)
             current_app.logger.exception("settling stream %s failed", self.charge.request_id)
+        phases.mark(self.environ, "capture")
