@@ -7,7 +7,6 @@ provider adapters, metering from the provider's usage, capture, the receipt and 
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Protocol
 
@@ -23,6 +22,7 @@ from ..timeutil import utcnow
 from .admission import admit_tokens
 from .errors import GatewayError, model_not_found
 from .headers import dropped_params_header
+from .json_body import dump_json
 from .metering import Billing
 from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
 from .relay import Relay
@@ -124,7 +124,7 @@ def serve(charge, incoming: Incoming) -> Response:
     receipt = billing.price(usage, estimated)
     rendered = incoming.render(body, {**usage.to_openai(), **receipt.usage_fields(billing.currency)})
     # The whole answer is built before it is billed: an answer that cannot be sent costs nothing.
-    response = Response(json.dumps(rendered, ensure_ascii=False), mimetype="application/json", headers=headers)
+    response = Response(dump_json(rendered), mimetype="application/json", headers=headers)
     response.headers["X-EtherGate-Cost"] = receipt.cost_text
     billing.capture(receipt, status_code=200, provider=answer.route.provider,
                     upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id)
