@@ -19,6 +19,9 @@ from .observability import phases
 # A timer, not sleep(0): gevent runs sleep(0) callbacks before the loop polls (and keeps running them for up to
 # 50 callbacks between clock checks), a due timer only after it, beside the I/O the poll found ready.
 FAIR_TURN_SECONDS = 1e-6
+# Below the default (0): the loop first resumes requests already under way (a provider's answer came in),
+# then starts the next ones. Measured at c32: p99/p50 3.1x against 3.9x at the default priority.
+FAIR_TURN_PRIORITY = -1
 
 
 class FairTurns:
@@ -35,7 +38,9 @@ class FairTurns:
 
     def read_requestline(self):
         if self.requests_served:
-            gevent.sleep(FAIR_TURN_SECONDS)
+            hub = gevent.get_hub()
+            with hub.loop.timer(FAIR_TURN_SECONDS, priority=FAIR_TURN_PRIORITY) as turn:
+                hub.wait(turn)
         self.requests_served += 1
         return super().read_requestline()
 
