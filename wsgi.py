@@ -8,6 +8,7 @@ import errno  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 
 from ethergate import create_app  # noqa: E402
 from ethergate.settings import ConfigError, public_base_url_for  # noqa: E402
@@ -22,21 +23,31 @@ except ConfigError as exc:
 def serve(host: str, port: int) -> None:
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
-    from ethergate.serving import OneWriteResponses
+    from ethergate.observability import phases
+    from ethergate.serving import FairTurns, OneWriteResponses
 
     idle: set = set()  # handlers waiting for the next request on a keep-alive connection
     draining: list = []
 
-    class NoDelayHandler(OneWriteResponses, WSGIHandler):
+    class NoDelayHandler(OneWriteResponses, FairTurns, WSGIHandler):
         def __init__(self, sock, address, server, rfile=None):
             # Without TCP_NODELAY, keep-alive responses stall ~40 ms on Nagle + delayed ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, address, server, rfile)
+            self.accepted_at = time.perf_counter() if phases.PATH else None
 
         def get_environ(self):
             environ = super().get_environ()
             environ["ethergate.client_socket"] = self.socket  # lets a stream notice a vanished client
+            if phases.PATH:
+                phases.begin(environ, self.accepted_at, self.read_at)
+                self.accepted_at = None
             return environ
+
+        def log_request(self):
+            # The app writes its own access line; gevent would format one per request only to drop it.
+            if phases.PATH:
+                phases.finish(self.environ)
 
         def read_requestline(self):
             # While draining, a connection between requests is closed rather than kept for another one.
@@ -47,6 +58,8 @@ def serve(host: str, port: int) -> None:
                 return super().read_requestline()
             finally:
                 idle.discard(self)
+                if phases.PATH:
+                    self.read_at = time.perf_counter()
 
     from gevent.pool import Pool
 

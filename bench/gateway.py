@@ -83,12 +83,22 @@ class Gateway:
 
 
 def start_single(workdir: Path, tenant: Tenant, upstream_base_url: str, name: str,
-                 redis_url: str | None = None) -> Gateway:
+                 redis_url: str | None = None, extra_env: dict | None = None) -> Gateway:
+    env = gateway_env(tenant, upstream_base_url, redis_url)
+    env.update(extra_env or {})
     child = Child(f"gateway {name}", [sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", "0"],
-                  workdir / f"gateway-{name}.log", env=gateway_env(tenant, upstream_base_url, redis_url),
-                  cwd=ROOT).start(stdout=subprocess.PIPE)
+                  workdir / f"gateway-{name}.log", env=env, cwd=ROOT).start(stdout=subprocess.PIPE)
     url = child.read_listening_url(timeout=60)
     return Gateway("wsgi.py", child, url, tenant.api_key)
+
+
+def start_bare(workdir: Path, upstream_base_url: str, name: str) -> Gateway:
+    """The bare Flask + gevent pass-through (bench/bare.py) in front of the same upstream: the stack's ceiling."""
+    child = Child(f"bare pass-through {name}", [sys.executable, "-m", "bench.bare", "--upstream", upstream_base_url,
+                                                "--port", "0"],
+                  workdir / f"bare-{name}.log", env=environ(), cwd=ROOT).start(stdout=subprocess.PIPE)
+    url = child.read_listening_url(timeout=60)
+    return Gateway("bare", child, url, "sk-bench-bare")
 
 
 def gunicorn_argv(port: int, workers: int) -> list[str]:

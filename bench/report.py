@@ -26,26 +26,59 @@ def _stream_added(results: dict, metric: str, pct: str) -> float | None:
     return None if gateway is None or direct is None else round(gateway - direct, 3)
 
 
+# The issue's targets, as ratios to references measured in the same run: they hold on any machine.
+MIN_THROUGHPUT_VS_BARE = 0.8
+MAX_ADDED_P50_OVER_BARE_MS = 0.5
+MAX_TTFT_VS_BARE = 1.5
+MIN_VS_LITELLM = 8.0
+MAX_TAIL_RATIO = 3.0
+MIN_MULTI_VS_SINGLE_PG = 1.6
+
+
+def _ratio(numerator, denominator, places: int = 2) -> float | None:
+    return round(numerator / denominator, places) if numerator is not None and denominator else None
+
+
+def _errors(results: dict, *path) -> int:
+    data = _get(results, *path) or {}
+    return (data.get("error_count") or 0) + (data.get("non_2xx") or 0) + (data.get("errors") or 0)
+
+
 def judge(results: dict) -> list[dict]:
-    """One row per target: goal, measured value, and pass/fail (None when the scenario did not run)."""
+    """One row per target: goal, measured value, the absolute figures behind it, and pass/fail (None: not run)."""
     rows = []
 
-    def row(name, goal, unit, measured, passed, note=None):
-        rows.append({"name": name, "goal": goal, "unit": unit, "measured": measured,
+    def row(name, goal, unit, measured, passed, note=None, absolute=None):
+        rows.append({"name": name, "goal": goal, "unit": unit, "measured": measured, "absolute": absolute,
                      "pass": None if measured is None or passed is None else passed, "note": note})
 
-    rps = _get(results, "single", "c32", "rps")
-    row("non-streamed throughput, c32, 1 process, SQLite", f">= {TARGET_RPS} req/s", "req/s", rps,
-        rps is not None and rps >= TARGET_RPS and _get(results, "single", "c32", "error_count") == 0)
-    for pct, limit in (("p50_ms", 1.5), ("p99_ms", 5.0)):
-        added = _added(results, "single", "c1", pct)
-        noisy = added is not None and added < 0
-        row(f"added latency, c1, {pct[:3]}", f"<= {limit} ms", "ms", added,
-            None if noisy else added is not None and added <= limit,
-            "the direct run was slower: other load on the machine; rerun when it is idle" if noisy else None)
-    ttft = _stream_added(results, "ttft_ms", "p50")
-    row("time to first token added, p50", "<= 2 ms", "ms", ttft,
-        ttft is not None and ttft <= 2 and _get(results, "single", "stream", "errors") == 0)
+    rps, bare_rps = _get(results, "single", "c32", "rps"), _get(results, "bare", "c32", "rps")
+    ratio = _ratio(rps, bare_rps)
+    row("non-streamed throughput c32 vs bare pass-through", f">= {MIN_THROUGHPUT_VS_BARE} x", "x", ratio,
+        ratio is not None and ratio >= MIN_THROUGHPUT_VS_BARE and _errors(results, "single", "c32") == 0,
+        absolute=f"{_fmt(rps)} vs {_fmt(bare_rps)} req/s" if ratio is not None else None)
+    p50, bare_p50 = _get(results, "single", "c1", "p50_ms"), _get(results, "bare", "c1", "p50_ms")
+    added = round(p50 - bare_p50, 3) if p50 is not None and bare_p50 is not None else None
+    row("added latency c1 p50 over bare pass-through", f"<= {MAX_ADDED_P50_OVER_BARE_MS} ms", "ms", added,
+        added is not None and added <= MAX_ADDED_P50_OVER_BARE_MS and _errors(results, "single", "c1") == 0,
+        absolute=f"{_fmt(p50)} vs {_fmt(bare_p50)} ms" if added is not None else None)
+    ttft, bare_ttft = _get(results, "single", "stream", "ttft_ms", "p50"), _get(results, "bare", "stream", "ttft_ms",
+                                                                                 "p50")
+    ratio = _ratio(ttft, bare_ttft)
+    row("time to first token p50 vs bare pass-through", f"<= {MAX_TTFT_VS_BARE} x", "x", ratio,
+        ratio is not None and ratio <= MAX_TTFT_VS_BARE and _errors(results, "single", "stream") == 0,
+        absolute=f"{_fmt(ttft)} vs {_fmt(bare_ttft)} ms" if ratio is not None else None)
+    litellm = _get(results, "litellm", "c32", "rps")
+    ratio = _ratio(rps, litellm, 1)
+    row("non-streamed throughput c32 vs LiteLLM", f">= {MIN_VS_LITELLM:g} x", "x", ratio,
+        ratio is not None and ratio >= MIN_VS_LITELLM,
+        _get(results, "litellm", "skipped") and "LiteLLM not installed (--litellm install)",
+        absolute=f"{_fmt(rps)} vs {_fmt(litellm)} req/s" if ratio is not None else None)
+    p99, p50_c32 = _get(results, "single", "c32", "p99_ms"), _get(results, "single", "c32", "p50_ms")
+    ratio = _ratio(p99, p50_c32, 1)
+    row("tail at c32: p99 / p50", f"<= {MAX_TAIL_RATIO:g} x", "x", ratio,
+        ratio is not None and ratio <= MAX_TAIL_RATIO,
+        absolute=f"p99 {_fmt(p99)} ms, p50 {_fmt(p50_c32)} ms" if ratio is not None else None)
     capacity = _get(results, "single", "capacity")
     if capacity and not capacity.get("skipped"):
         wanted = capacity["streams"]
@@ -58,11 +91,11 @@ def judge(results: dict) -> list[dict]:
     else:
         row("2000 concurrent slow streams, 1 process, no errors", "2000 open, 0 errors", "open", None, None)
         row("memory per held stream (VmRSS)", "<= 100 KB", "KB", None, None)
-    multi = _get(results, "multi", "c32", "rps")
-    ratio = round(multi / rps, 2) if multi and rps else None
-    row("2 gunicorn gevent workers, PostgreSQL + Redis, vs 1 process SQLite", ">= 1.6 x", "x", ratio,
-        ratio is not None and ratio >= 1.6 and _get(results, "multi", "c32", "error_count") == 0,
-        f"{multi} req/s" if multi else None)
+    multi, pg_single = _get(results, "multi", "c32", "rps"), _get(results, "multi", "single_c32", "rps")
+    ratio = _ratio(multi, pg_single)
+    row("2 gunicorn workers vs 1 process, same PostgreSQL + Redis", f">= {MIN_MULTI_VS_SINGLE_PG} x", "x", ratio,
+        ratio is not None and ratio >= MIN_MULTI_VS_SINGLE_PG and _errors(results, "multi", "c32") == 0,
+        absolute=f"{_fmt(multi)} vs {_fmt(pg_single)} req/s" if ratio is not None else None)
     return rows
 
 
@@ -76,10 +109,27 @@ def info(results: dict) -> list[tuple[str, object]]:
     if cpu:
         lines.append(("gateway CPU per request, c32 (1 process, SQLite)",
                       f"{cpu} ms, so at most ~{round(1000 / cpu)} req/s with one core to itself"))
-    for pct in ("p50_ms", "p99_ms"):
-        added = _added(results, "single", "c32", pct)
+    bare_cpu = _get(results, "bare", "c32", "server_cpu_ms_per_request")
+    if cpu and bare_cpu:
+        lines.append(("bare pass-through CPU per request, c32", f"{bare_cpu} ms: the gateway adds "
+                                                                 f"{round(cpu - bare_cpu, 3)} ms ({_ratio(cpu, bare_cpu)} x)"))
+    rps = _get(results, "single", "c32", "rps")
+    if rps is not None:
+        lines.append(("non-streamed throughput, c32, 1 process, SQLite", f"{rps} req/s"))
+    for run, pct in (("c1", "p50_ms"), ("c1", "p99_ms"), ("c32", "p50_ms"), ("c32", "p99_ms")):
+        added = _added(results, "single", run, pct)
         if added is not None:
-            lines.append((f"added latency, c32, {pct[:3]}", f"{added} ms"))
+            lines.append((f"added latency over the upstream alone, {run}, {pct[:3]}", f"{added} ms"))
+    ttft = _stream_added(results, "ttft_ms", "p50")
+    if ttft is not None:
+        lines.append(("time to first token added over the upstream alone, p50", f"{ttft} ms"))
+    for run in ("stream", "stream_c32"):
+        per, bare_per = (_get(results, who, run, "server_cpu_ms_per_stream") for who in ("single", "bare"))
+        if per and bare_per:
+            lines.append((f"CPU per stream ({run}), gateway vs bare", f"{per} vs {bare_per} ms"))
+    ttft32, bare32 = (_get(results, who, "stream_c32", "ttft_ms", "p50") for who in ("single", "bare"))
+    if ttft32 is not None and bare32:
+        lines.append(("time to first token p50 at c32 vs bare", f"{ttft32} vs {bare32} ms ({_ratio(ttft32, bare32)} x)"))
     gap = _stream_added(results, "gap_ms", "p99")
     if gap is not None:
         lines.append(("inter-chunk delay added, p99", f"{gap} ms"))
@@ -90,8 +140,8 @@ def info(results: dict) -> list[tuple[str, object]]:
     multi = _get(results, "multi", "c32", "rps")
     if pg_single:
         lines.append(("1 process on PostgreSQL + Redis, c32", f"{pg_single} req/s"))
-        if multi:
-            lines.append(("2 workers vs 1 process, both PostgreSQL", f"{round(multi / pg_single, 2)} x"))
+    if multi and rps:
+        lines.append(("2 workers on PostgreSQL vs 1 process on SQLite", f"{_ratio(multi, rps)} x"))
     litellm = _get(results, "litellm", "c32", "rps")
     if litellm is not None:
         lines.append((f"LiteLLM proxy {_get(results, 'litellm', 'version')}, c32", f"{litellm} req/s"))
@@ -110,7 +160,8 @@ def _fmt(value) -> str:
 
 
 def measurements_table(results: dict) -> list[list[str]]:
-    runs = [("upstream direct", ("upstream", "nonstream")), ("gateway 1 proc SQLite", ("single",)),
+    runs = [("upstream direct", ("upstream", "nonstream")), ("bare pass-through", ("bare",)),
+            ("gateway 1 proc SQLite", ("single",)),
             ("gunicorn 2w PostgreSQL", ("multi",)), ("1 proc PostgreSQL", ("multi",)), ("LiteLLM", ("litellm",))]
     table = [["non-streamed", "conc", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"]]
     for label, path in runs:
@@ -124,12 +175,15 @@ def measurements_table(results: dict) -> list[list[str]]:
 
 
 def streams_table(results: dict) -> list[list[str]]:
-    table = [["streamed", "streams", "TTFT p50", "TTFT p99", "gap p50", "gap p99", "errors"]]
-    for label, path in (("upstream direct", ("upstream", "stream")), ("gateway 1 proc SQLite", ("single", "stream"))):
+    table = [["streamed", "conc", "streams", "TTFT p50", "TTFT p99", "gap p50", "gap p99", "errors", "CPU ms/stream"]]
+    for label, path in (("upstream direct", ("upstream", "stream")), ("bare pass-through", ("bare", "stream")),
+                        ("gateway 1 proc SQLite", ("single", "stream")), ("bare pass-through", ("bare", "stream_c32")),
+                        ("gateway 1 proc SQLite", ("single", "stream_c32"))):
         data = _get(results, *path)
         if data:
-            table.append([label, str(data["count"]), _fmt(data["ttft_ms"]["p50"]), _fmt(data["ttft_ms"]["p99"]),
-                          _fmt(data["gap_ms"]["p50"]), _fmt(data["gap_ms"]["p99"]), str(data["errors"])])
+            table.append([label, str(data.get("concurrency", 1)), str(data["count"]), _fmt(data["ttft_ms"]["p50"]),
+                          _fmt(data["ttft_ms"]["p99"]), _fmt(data["gap_ms"]["p50"]), _fmt(data["gap_ms"]["p99"]),
+                          str(data["errors"]), _fmt(data.get("server_cpu_ms_per_stream"))])
     return table
 
 
@@ -161,13 +215,13 @@ def summary(results: dict) -> str:
     parts = [f"EtherGate benchmark - {machine['nproc']} x {machine['cpu_model']}, {machine['memory_total']}, "
              f"Python {results['versions']['python']}, commit {results['versions'].get('ethergate_commit')}",
              f"command: {results['command']}", ""]
-    targets = [["target", "goal", "measured", "result"]]
+    targets = [["target", "goal", "measured", "absolute (gateway vs reference)", "result"]]
     for row in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "not run" if row["measured"] is None else "unclear"}[row["pass"]]
         measured = "-" if row["measured"] is None else f"{_fmt(row['measured'])} {row['unit']}"
         if row.get("note") and row["measured"] is not None:
             measured += f" ({row['note']})"
-        targets.append([row["name"], row["goal"], measured, verdict])
+        targets.append([row["name"], row["goal"], measured, row.get("absolute") or "-", verdict])
     parts += [render(targets), ""]
     if len(measurements_table(results)) > 1:
         parts += [render(measurements_table(results)), ""]
@@ -181,6 +235,15 @@ def summary(results: dict) -> str:
                      f"{capacity['errors']} errors, RSS {capacity['rss_before_kb']} KB before, "
                      f"{capacity['rss_peak_kb']} KB while held, {capacity['rss_after_kb']} KB after; "
                      f"chunk gap p99 {capacity['gap_ms_observed']['p99']} ms (upstream: every {capacity['gap_ms']} ms)")
+    phases = results.get("phases")
+    if phases and phases.get("requests"):
+        table = [["phases at c32, ms", "p50", "p90", "p99", "max", "slowest 1%: p50"]]
+        for name, stats in phases["all"].items():
+            table.append([name, *(_fmt(stats[k]) for k in ("p50", "p90", "p99", "p100")),
+                          _fmt(phases["slowest_1pct"][name]["p50"])])
+        parts += [render(table), f"(server side, from the request line to the last byte; {phases['requests']} "
+                                 f"requests; the client saw p50 {phases['client']['p50_ms']} ms, p99 "
+                                 f"{phases['client']['p99_ms']} ms)", ""]
     for name, value in info(results):
         parts.append(f"{name}: {value}")
     for warning in results.get("warnings", []):

@@ -106,19 +106,23 @@ class Bench:
             self.warn(f"{label}: other processes used {other} cores meanwhile; the figures understate the gateway")
 
     def streams(self, label: str, url: str, token: str, body: bytes, count: int, concurrency: int = 1,
-                ramp_s: float = 0.0, timeout_s: float = 60.0) -> dict:
+                ramp_s: float = 0.0, timeout_s: float = 60.0, server_pids: list[int] | None = None) -> dict:
         body_file = self.workdir / f"{label.replace(' ', '-')}.json"
         body_file.write_bytes(body)
         argv = [sys.executable, "-m", "bench.streams", "--url", url, "--token", token, "--body-file", str(body_file),
                 "--count", str(count), "--concurrency", str(concurrency), "--ramp-s", str(ramp_s),
                 "--timeout", str(timeout_s)]
         meter = machine.CpuMeter()
+        cpu_before = machine.cpu_seconds(server_pids or [])
         started = time.monotonic()
         done = subprocess.run(argv, cwd=ROOT, env=environ(), capture_output=True, text=True,
                               timeout=timeout_s * 2 + ramp_s + count * 2)
         if done.returncode != 0:
             raise ChildFailed(f"stream client failed: {done.stderr[-2000:]}")
         result = json.loads(done.stdout)
+        if server_pids and result["ok"]:
+            cpu_used = machine.cpu_seconds(server_pids) - cpu_before
+            result["server_cpu_ms_per_stream"] = round(cpu_used * 1000 / result["ok"], 3)
         self.note_other_cpu(label, meter, time.monotonic() - started)
         self.log(f"{label}: {result['ok']}/{count} streams, TTFT p50 {result['ttft_ms']['p50']} ms, "
                  f"gap p99 {result['gap_ms']['p99']} ms, {result['errors']} errors {result['error_samples'][:1]}")
@@ -168,23 +172,57 @@ class Bench:
             entry["kind"] = self.sse_upstream.kind
             upstream["stream"] = entry
 
-    def single_nonstream(self, tenant: gw.Tenant, profile: bool) -> None:
+    def single_nonstream(self, tenant: gw.Tenant, profile: bool, phases: bool) -> None:
+        bare = gw.start_bare(self.workdir, self.json_upstream.base_url(), "json")
+        self.stack.callback(bare.stop)
+        gw.check_answer(bare, stream=False)
         gateway = gw.start_single(self.workdir, tenant, self.json_upstream.base_url(), "single-json")
         self.stack.callback(gateway.stop)
         gw.check_answer(gateway, stream=False)
         script = self.script("gateway", chat_request(PUBLIC_MODEL), gateway.api_key)
-        single = self.results.setdefault("single", {})
+        bare_script = self.script("bare", chat_request(UPSTREAM_MODEL), bare.api_key)
+        single, reference = self.results.setdefault("single", {}), self.results.setdefault("bare", {})
         conc = self.plan.connections
-        pids = gateway.serving_pids()
-        single["c32"] = self.load(f"gateway c{conc}", gateway.completions_url, script, conc, server_pids=pids)
-        single["c1"] = self.load("gateway c1", gateway.completions_url, script, 1, server_pids=pids)
+        pids, bare_pids = gateway.serving_pids(), bare.serving_pids()
+        # Side by side, each gateway run right after the bare one: whatever else loads the machine hits both alike.
+        for run, connections in (("c32", conc), ("c1", 1)):
+            reference[run] = self.load(f"bare pass-through c{connections}", bare.completions_url, bare_script,
+                                       connections, server_pids=bare_pids)
+            single[run] = self.load(f"gateway c{connections}", gateway.completions_url, script, connections,
+                                    server_pids=pids)
         single["rss_kb"] = gateway.rss_kb()
+        reference["rss_kb"] = bare.rss_kb()
+        bare.stop()
         if profile:
             from . import profile as profiler
             self.results["profile"] = profiler.profile_under_load(
                 gateway.pid, lambda seconds: wrk.run(gateway.completions_url, script, self.plan.connections, seconds),
                 self.plan.duration, self.workdir, BENCH / "results", self.log)
         gateway.stop()
+        if phases:
+            self.phases(tenant, script)
+
+    def phases(self, tenant: gw.Tenant, script: Path) -> None:
+        """Where each request's time went at c32, from a gateway started with ETHERGATE_PHASE_LOG (its own run:
+        the stamps cost a little CPU, so the measured runs above are taken without them)."""
+        from . import phases
+        log_path = self.workdir / "phases.jsonl"
+        gateway = gw.start_single(self.workdir, tenant, self.json_upstream.base_url(), "single-phases",
+                                  extra_env={"ETHERGATE_PHASE_LOG": str(log_path)})
+        self.stack.callback(gateway.stop)
+        conc = self.plan.connections
+        client = self.load(f"gateway c{conc} with phase stamps", gateway.completions_url, script, conc,
+                           server_pids=gateway.serving_pids())
+        gateway.stop()  # writes the last buffered lines
+        with open(log_path) as source:
+            summary = phases.summarize([json.loads(line) for line in source if line.strip()])
+        summary["client"] = {k: client[k] for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
+        self.results["phases"] = summary
+        tail = summary.get("slowest_1pct", {})
+        if tail:
+            worst = max((name for name in tail if name != "total"), key=lambda name: tail[name]["p50"])
+            self.log(f"phases: slowest 1% (server total >= {summary['slowest_1pct_from_ms']} ms) spent "
+                     f"p50 {tail[worst]['p50']} ms in {worst}")
 
     def single_stream(self, tenant: gw.Tenant, scenarios: set[str]) -> None:
         gateway = gw.start_single(self.workdir, tenant, self.sse_upstream.base_url(), "single-sse")
@@ -192,11 +230,26 @@ class Bench:
         gw.check_answer(gateway, stream=True)
         single = self.results.setdefault("single", {})
         if "stream" in scenarios:
+            bare = gw.start_bare(self.workdir, self.sse_upstream.base_url(), "sse")
+            self.stack.callback(bare.stop)
+            gw.check_answer(bare, stream=True)
+            reference = self.results.setdefault("bare", {})
             body = chat_request(PUBLIC_MODEL, stream=True, shape=(self.plan.stream_chunks, self.plan.stream_gap_ms))
-            self.streams("gateway warm-up streams", gateway.completions_url, gateway.api_key, body,
-                         max(10, self.plan.streams // 10))
-            single["stream"] = self.streams("gateway streams", gateway.completions_url, gateway.api_key, body,
-                                            self.plan.streams)
+            bare_body = chat_request(UPSTREAM_MODEL, stream=True,
+                                     shape=(self.plan.stream_chunks, self.plan.stream_gap_ms))
+            warm = max(10, self.plan.streams // 10)
+            self.streams("bare warm-up streams", bare.completions_url, bare.api_key, bare_body, warm)
+            self.streams("gateway warm-up streams", gateway.completions_url, gateway.api_key, body, warm)
+            conc = self.plan.connections
+            for run, concurrency, count in (("stream", 1, self.plan.streams),
+                                            ("stream_c32", conc, self.plan.streams * 2)):
+                reference[run] = self.streams(f"bare streams c{concurrency}", bare.completions_url, bare.api_key,
+                                              bare_body, count, concurrency=concurrency,
+                                              server_pids=bare.serving_pids())
+                single[run] = self.streams(f"gateway streams c{concurrency}", gateway.completions_url,
+                                           gateway.api_key, body, count, concurrency=concurrency,
+                                           server_pids=gateway.serving_pids())
+            bare.stop()
         if "capacity" in scenarios:
             single["capacity"] = self.capacity(gateway)
         gateway.stop()
@@ -308,6 +361,8 @@ def parse_args(argv):
     parser.add_argument("--litellm", choices=("auto", "install", "off"), default="auto",
                         help="auto: measure LiteLLM if bench/.venv-litellm exists; install: create it first")
     parser.add_argument("--profile", action="store_true", help="also sample the gateway under c32 load with py-spy")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time each request's phases at c32 (ETHERGATE_PHASE_LOG) in a separate run")
     parser.add_argument("--wait-quiet", type=float, help="seconds to wait for an idle machine (default 60, quick 0)")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs and databases after the run")
@@ -390,7 +445,7 @@ def run_scenarios(bench: Bench, args, scenarios: set[str]) -> list[str]:
         bench.log("preparing a fresh SQLite database")
         attempt("database", lambda: tenant.append(gw.prepare_database(f"sqlite:///{bench.workdir / 'bench.sqlite3'}")))
     if tenant and "nonstream" in scenarios:
-        attempt("nonstream", lambda: bench.single_nonstream(tenant[0], args.profile))
+        attempt("nonstream", lambda: bench.single_nonstream(tenant[0], args.profile, args.phases))
     if tenant and need_sse:
         attempt("stream", lambda: bench.single_stream(tenant[0], scenarios))
     if "multi" in scenarios:

@@ -8,10 +8,42 @@ the ethergate package, hence Flask, which the master must not import).
 from __future__ import annotations
 
 import socket
+import time
 from functools import partial
 
 import gevent
 from gunicorn.workers.ggevent import PyWSGIHandler, PyWSGIServer
+
+from .observability import phases
+
+# A timer, not sleep(0): gevent runs sleep(0) callbacks before the loop polls (and keeps running them for up to
+# 50 callbacks between clock checks), a due timer only after it, beside the I/O the poll found ready.
+FAIR_TURN_SECONDS = 1e-6
+# Below the default (0): the loop first resumes requests already under way (a provider's answer came in),
+# then starts the next ones. Measured at c32: p99/p50 3.1x against 3.9x at the default priority.
+FAIR_TURN_PRIORITY = -1
+
+
+class FairTurns:
+    """A WSGIHandler mixin: between two requests on a keep-alive connection, every other ready greenlet runs first.
+
+    A client that sends its next request as soon as it has the answer finds the handler reading again a
+    few microseconds later, with the bytes already there: without a yield that handler serves request
+    after request while the event loop never polls, and requests waiting on a provider's answer wait
+    behind them (measured at c32: the upstream phase's p99 at 1 s against a p50 of 0.5 ms). A timer already
+    due puts this greenlet behind everything the loop's next poll finds ready.
+    """
+
+    requests_served = 0
+
+    def read_requestline(self):
+        if self.requests_served:
+            hub = gevent.get_hub()
+            with hub.loop.timer(FAIR_TURN_SECONDS, priority=FAIR_TURN_PRIORITY) as turn:
+                hub.wait(turn)
+        self.requests_served += 1
+        return super().read_requestline()
+
 
 # Above this a body is sent on its own, as gevent does: copying it behind the headers would cost more than a write.
 COALESCE_LIMIT = 65536
@@ -48,7 +80,7 @@ class OneWriteResponses:
         super()._sendall(data)
 
 
-class GunicornHandler(OneWriteResponses, PyWSGIHandler):
+class GunicornHandler(OneWriteResponses, FairTurns, PyWSGIHandler):
     """gunicorn's pywsgi handler writing like wsgi.py's, with what gunicorn's own keep-alive loop did.
 
     TCP_NODELAY needs nothing here: gunicorn sets it on the listener and Linux copies it to accepted sockets.
@@ -57,6 +89,8 @@ class GunicornHandler(OneWriteResponses, PyWSGIHandler):
     def get_environ(self):
         environ = super().get_environ()
         environ["ethergate.client_socket"] = self.socket  # lets a stream notice a vanished client
+        if phases.PATH:
+            phases.begin(environ, None, self.read_at)
         return environ
 
     def read_requestline(self):
@@ -72,9 +106,13 @@ class GunicornHandler(OneWriteResponses, PyWSGIHandler):
                 line = super().read_requestline()
         finally:
             server.idle.discard(self)
+            if phases.PATH:
+                self.read_at = time.perf_counter()
         return line
 
     def log_request(self):
+        if phases.PATH:
+            phases.finish(self.environ)
         if self.server.log.access_log_enabled:  # off (accesslog = None): the app writes its own access lines
             super().log_request()
 

@@ -124,7 +124,28 @@ def in_window(row: PriceRow, at: datetime, model_id: str = "?") -> bool:
     return inside and window_applies_on(row, day)
 
 
+# Window bounds are whole minutes of whole-minute UTC offsets, so which window applies changes only on a
+# minute: every request in the same minute shares one answer per model (priced three times per request).
+_WINDOW_MINUTES: dict[tuple[int, datetime], tuple[ModelInfo, AppliedPrices | None]] = {}
+_WINDOW_MINUTES_MAX = 4096
+
+
 def _window_for(model: ModelInfo, at: datetime) -> AppliedPrices | None:
+    if not any(row.kind == "window" for row in model.prices):
+        return None
+    minute = at.replace(second=0, microsecond=0)
+    key = (id(model), minute)
+    found = _WINDOW_MINUTES.get(key)
+    if found is not None and found[0] is model:  # the id of a model gone from the catalog may be reused
+        return found[1]
+    applied = _window_at(model, minute)
+    if len(_WINDOW_MINUTES) >= _WINDOW_MINUTES_MAX:
+        _WINDOW_MINUTES.clear()
+    _WINDOW_MINUTES[key] = (model, applied)
+    return applied
+
+
+def _window_at(model: ModelInfo, at: datetime) -> AppliedPrices | None:
     matching = [row for row in model.prices if row.kind == "window" and in_window(row, at, model.id)]
     if not matching:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+import orjson
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -14,6 +15,8 @@ LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 # Deep enough for any real tool schema; shallow enough that nothing downstream (json.dumps, estimates) recurses far.
 MAX_JSON_DEPTH = 64
 MAX_PARAM_CHARS = 200
+# 20 digits in a row may be an integer beyond 64 bits (or just a long string or fraction: read slowly, still right).
+LONG_DIGITS = re.compile(rb"\d{20}")
 
 
 def read_body() -> bytes:
@@ -90,6 +93,28 @@ def too_deep(path: str | None) -> GatewayError:
     where = f"'{path}' is" if path else "the request body is"
     return invalid_request(f"Invalid request: {where} nested more than {MAX_JSON_DEPTH} levels deep; "
                            "flatten the structure.", path)
+
+
+def dump_json(value: object) -> bytes:
+    """Compact UTF-8 JSON, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it, ~10x faster.
+
+    orjson refuses what the standard library writes anyway: integers beyond 64 bits, non-string keys.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def load_json(raw: bytes | str) -> object:
+    """A provider's JSON answer, read as the standard library reads it: NaN, which orjson refuses, and integers
+    beyond 64 bits, which orjson turns into floats, go to the standard library; invalid JSON raises ValueError."""
+    if LONG_DIGITS.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+        return json.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def _reject_constant(name: str):

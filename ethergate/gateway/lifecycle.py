@@ -8,6 +8,7 @@ from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..catalog.snapshot import get_snapshot
+from ..observability import phases
 from ..observability.request_ids import request_id_from
 from . import bp
 from .admission import admit_key, rate_limit_headers
@@ -32,6 +33,7 @@ def current_charge() -> RequestCharge:
 def start_request():
     charge = current_charge()
     admit_key(charge, charge.surface.credential(request.headers))
+    phases.mark(request.environ, "auth")
 
 
 @bp.after_request

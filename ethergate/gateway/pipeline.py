@@ -7,7 +7,6 @@ provider adapters, metering from the provider's usage, capture, the receipt and 
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Protocol
 
@@ -19,10 +18,12 @@ from ..catalog.readiness import model_readiness
 from ..catalog.snapshot import get_snapshot
 from ..database import check_no_open_transaction
 from ..i18n import format_money
+from ..observability import phases
 from ..timeutil import utcnow
 from .admission import admit_tokens
 from .errors import GatewayError, model_not_found
 from .headers import dropped_params_header
+from .json_body import dump_json
 from .metering import Billing
 from .providers.adapters import build_upstream_body, estimate_prompt_tokens, normalize_completion
 from .relay import Relay
@@ -80,6 +81,7 @@ def serve(charge, incoming: Incoming) -> Response:
     received_at = utcnow()
     hold_amount, _bound_prices = max_cost(model, prompt_bound, output_cap * choices, received_at)
     charge.hold_id = reserve_credits(charge, model, prompt_bound, choices, hold_amount, received_at)
+    phases.mark(request.environ, "hold")
 
     params = dict(chat.params)
     if send_cap:
@@ -107,6 +109,7 @@ def serve(charge, incoming: Incoming) -> Response:
         billing.void(status_code=500, error_code="internal_error", error_message=type(exc).__name__)
         raise
 
+    phases.mark(request.environ, "upstream")
     charge.provider = answer.route.provider
     charge.attempts = [a.to_dict() for a in answer.attempts]
     shown = dropped_params_header(list(incoming.dropped) + [name for name in dropped if name not in incoming.dropped])
@@ -122,10 +125,11 @@ def serve(charge, incoming: Incoming) -> Response:
     receipt = billing.price(usage, estimated)
     rendered = incoming.render(body, {**usage.to_openai(), **receipt.usage_fields(billing.currency)})
     # The whole answer is built before it is billed: an answer that cannot be sent costs nothing.
-    response = Response(json.dumps(rendered, ensure_ascii=False), mimetype="application/json", headers=headers)
+    response = Response(dump_json(rendered), mimetype="application/json", headers=headers)
     response.headers["X-EtherGate-Cost"] = receipt.cost_text
     billing.capture(receipt, status_code=200, provider=answer.route.provider,
                     upstream_model=answer.route.upstream_model, upstream_request_id=answer.upstream_request_id)
+    phases.mark(request.environ, "capture")
     return response
 
 

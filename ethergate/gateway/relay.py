@@ -8,15 +8,16 @@ by the client (the upstream is closed at once; billed the same way), or failed b
 """
 from __future__ import annotations
 
-import json
 import time
 
 import gevent
 from flask import current_app
 
+from ..observability import phases
 from ..observability.metrics import stream_closed, stream_opened
 from . import disconnect
 from .errors import GatewayError
+from .json_body import load_json
 from .providers.adapters import StreamTranslator
 from .providers.sse import SSEParser
 
@@ -60,10 +61,12 @@ class Relay:
                     self.receipt = self.billing.price(self.translator.usage, False)
                     chunk["usage"].update(self.receipt.usage_fields(self.billing.currency))
                     yield self.render.feed(chunk)
+                # Billed before the last event: a client that looks its request up on seeing it finds it.
+                self._settle()
                 yield self.render.finish()
                 return
             try:
-                payload = json.loads(event.value)
+                payload = load_json(event.value)
             except ValueError:
                 self.failure = "the provider sent a malformed stream event"
                 yield self._error_event(f"{self.stream.route.provider}: {self.failure}")
@@ -134,6 +137,8 @@ class Relay:
             self._settle()
 
     def _settle(self) -> None:
+        if self.billing.resolved:
+            return
         translator, route = self.translator, self.stream.route
         # The client saw an error event after the 200: the request failed, as a 502 before the first byte would.
         fields = dict(status_code=502 if self.failure else 200, provider=route.provider,
@@ -156,3 +161,4 @@ class Relay:
                 self.billing.void(**fields)
         except Exception:  # noqa: BLE001 (the hold expires and the sweep releases it)
             current_app.logger.exception("settling stream %s failed", self.charge.request_id)
+        phases.mark(self.environ, "capture")

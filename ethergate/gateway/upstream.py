@@ -7,7 +7,6 @@ would refuse it too. Once a byte has gone to the client there is no failover.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -25,6 +24,7 @@ from urllib3.util import parse_url
 
 from ..catalog.snapshot import CatalogSnapshot, ModelInfo, RouteInfo
 from .health import HealthBoard
+from .json_body import dump_json, load_json
 from .providers.failures import (UpstreamFailure, classify_http_error, network_failure, timeout_failure,
                                  upstream_request_id)
 
@@ -207,7 +207,7 @@ class Upstream:
                    "Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         if stream:
             headers["Accept-Encoding"] = "identity"  # compressed SSE would be buffered by the decoder
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = dump_json(body)
         pool, path = self.pool(route.provider, self.url(snapshot, route.provider))
         return pool.urlopen("POST", path, body=data, headers=headers, retries=False, redirect=False,
                             assert_same_host=False, timeout=self._timeouts[stream], preload_content=not stream)
@@ -244,7 +244,7 @@ class Upstream:
                         self.health.record(route.provider, route.upstream_model, True, latency)
                         return Stream(route, response, first, rest, rid, attempts, started)
                 else:
-                    parsed = json.loads(response.data)
+                    parsed = load_json(response.data)
                     timer.cancel()
                     latency = int((time.perf_counter() - started) * 1000)
                     rid = upstream_request_id(route.provider, response.headers, parsed)

@@ -51,7 +51,7 @@ def test_quick_run_completes_without_errors(tmp_path):
     upstream = "nginx" if shutil.which("nginx") or Path("/usr/sbin/nginx").exists() else "gevent"
     command = [sys.executable, "-m", "bench.run", "--quick", "--scenarios", "nonstream,stream,capacity",
                "--duration", "2", "--connections", "4", "--streams", "10", "--capacity-streams", "20",
-               "--json-upstream", upstream, "--wait-quiet", "0", "--output", str(output)]
+               "--json-upstream", upstream, "--wait-quiet", "0", "--phases", "--output", str(output)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(output.read_text())
@@ -59,14 +59,25 @@ def test_quick_run_completes_without_errors(tmp_path):
     assert {"machine", "versions", "command", "plan", "upstream", "single", "targets"} <= results.keys()
     assert results["error"] is None
     assert results["upstream"]["nonstream"]["kind"] == upstream
-    for run in (results["upstream"]["nonstream"]["c32"], results["single"]["c32"], results["single"]["c1"]):
+    for run in (results["upstream"]["nonstream"]["c32"], results["single"]["c32"], results["single"]["c1"],
+                results["bare"]["c32"], results["bare"]["c1"]):
         assert run["requests"] > 0 and run["error_count"] == 0 and run["non_2xx"] == 0
+        assert run is results["upstream"]["nonstream"]["c32"] or run["server_cpu_ms_per_request"] > 0
     assert results["single"]["c32"]["connections"] == 4
-    stream = results["single"]["stream"]
-    assert stream["ok"] == 10 and stream["errors"] == 0 and stream["gap_ms"]["samples"] > 0
+    for stream in (results["single"]["stream"], results["bare"]["stream"]):
+        assert stream["ok"] == 10 and stream["errors"] == 0 and stream["gap_ms"]["samples"] > 0
+    for stream in (results["single"]["stream_c32"], results["bare"]["stream_c32"]):
+        assert stream["ok"] == 20 and stream["errors"] == 0 and stream["concurrency"] == 4
+    phases = results["phases"]
+    assert phases["requests"] > 0 and {"auth", "hold", "upstream", "capture", "send"} <= phases["all"].keys()
     capacity = results["single"]["capacity"]
     assert capacity["errors"] == 0 and capacity["max_open"] > 0 and capacity["rss_peak_kb"] > 0
     names = {row["name"] for row in results["targets"]}
-    assert len(names) == len(report.judge(results)) == 7
-    assert "non-streamed throughput, c32, 1 process, SQLite" in names
-    assert "EtherGate benchmark" in done.stdout
+    assert len(names) == len(report.judge(results)) == 8
+    by_name = {row["name"]: row for row in results["targets"]}
+    ratio = by_name["non-streamed throughput c32 vs bare pass-through"]
+    assert ratio["measured"] == round(results["single"]["c32"]["rps"] / results["bare"]["c32"]["rps"], 2)
+    assert ratio["pass"] in (True, False) and "req/s" in ratio["absolute"]
+    assert by_name["non-streamed throughput c32 vs LiteLLM"]["pass"] is None  # not in this run
+    assert by_name["time to first token p50 vs bare pass-through"]["measured"] is not None
+    assert "EtherGate benchmark" in done.stdout and ("PASS" in done.stdout or "FAIL" in done.stdout)

@@ -6,8 +6,9 @@ one space after the colon is stripped; unknown fields are ignored.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from ..json_body import dump_json
 
 DONE = b"data: [DONE]\n\n"
 MAX_PENDING_BYTES = 16 * 1024 * 1024
@@ -112,7 +113,7 @@ class SSEParser:
 
 
 def encode_event(obj: dict) -> bytes:
-    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
+    return b"data: " + dump_json(obj) + b"\n\n"
 
 
 def encode_comment(text: str) -> bytes:
