@@ -1,0 +1,38 @@
+"""Builders compiled on first use give the URLs werkzeug's own rules give, for every route of the app."""
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import Map, Rule
+from werkzeug.routing.converters import AnyConverter, NumberConverter, PathConverter
+
+from ethergate.url_rules import LazyBuildRule
+
+pytestmark = pytest.mark.one_engine  # routing has no SQL
+
+
+def sample_value(converter):
+    if isinstance(converter, NumberConverter):
+        return 7
+    if isinstance(converter, AnyConverter):
+        return converter.items[0]
+    return "a/b.txt" if isinstance(converter, PathConverter) else "abc"
+
+
+def sample_values(rule: Rule) -> dict:
+    return {name: sample_value(converter) for name, converter in rule._converters.items()}
+
+
+def test_every_route_builds_the_url_a_plain_werkzeug_rule_builds(app):
+    rules = list(app.url_map.iter_rules())
+    assert rules and all(isinstance(rule, LazyBuildRule) for rule in rules)
+    plain = Map([Rule(r.rule, endpoint=r.endpoint, methods=r.methods, defaults=r.defaults) for r in rules],
+                merge_slashes=False, converters=app.url_map.converters)
+    lazy_urls = app.url_map.bind("gate.test")
+    plain_urls = plain.bind("gate.test")
+    for rule in rules:
+        values = sample_values(rule)
+        for extra in ({}, {"page": 2}):  # known arguments, then an unknown one that becomes a query string
+            method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+            expected = plain_urls.build(rule.endpoint, {**values, **extra}, method=method)
+            assert lazy_urls.build(rule.endpoint, {**values, **extra}, method=method) == expected
+            assert lazy_urls.build(rule.endpoint, {**values, **extra}, method=method) == expected  # compiled now
