@@ -1,13 +1,10 @@
 """Builders compiled on first use give the URLs werkzeug's own rules give, for every route of the app."""
 from __future__ import annotations
 
-import pytest
 from werkzeug.routing import Map, Rule
 from werkzeug.routing.converters import AnyConverter, NumberConverter, PathConverter
 
 from ethergate.url_rules import LazyBuildRule
-
-pytestmark = pytest.mark.one_engine  # routing has no SQL
 
 
 def sample_value(converter):
