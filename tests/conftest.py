@@ -35,11 +35,23 @@ def pytest_configure(config):
 MARKED_BY_FIXTURE = {"chromium": "browser", "tool_venv": "agents", "openclaw_cli": "agents"}
 
 
+AGENT_TOOLS_MODULE = "tests.integrations.tools"
+
+
+def runs_agent_tools(module) -> bool:
+    """A test module that imports the agent-tool cache (or anything from it) drives real tools."""
+    return any(getattr(value, "__name__", None) == AGENT_TOOLS_MODULE
+               or getattr(value, "__module__", None) == AGENT_TOOLS_MODULE
+               for value in vars(module).values()) if module is not None else False
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        if runs_agent_tools(getattr(item, "module", None)):
+            item.add_marker("agents")
 
 
 def pytest_generate_tests(metafunc):
