@@ -14,7 +14,7 @@ def test_a_module_using_the_agent_tool_cache_is_marked_agents():
     assert not conftest.runs_agent_tools(types.ModuleType("plain")) and not conftest.runs_agent_tools(None)
 
 
-def test_the_real_agent_modules_are_left_out_of_the_fast_suite(pytestconfig):
+def test_the_real_agent_modules_are_left_out_of_the_fast_suite():
     import tests.integrations.test_agents_real as agents_real
     import tests.integrations.test_real_agent_clis as agent_clis
     assert conftest.runs_agent_tools(agents_real) and conftest.runs_agent_tools(agent_clis)
