@@ -12,6 +12,7 @@ import pytest
 
 from tests import engines, services
 from tests.factories import Factories
+from tests.server_forks import fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = engines.selected_engines()
@@ -184,8 +185,13 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", "0"],
-                                        cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=log)
+        args = ["--host", "127.0.0.1", "--port", "0"]
+        forks = fork_server()
+        if forks is not None and forks.can_fork(self.env):
+            self.process = forks.spawn(args, self.env, log)
+        else:
+            self.process = subprocess.Popen([sys.executable, "wsgi.py", *args], cwd=ROOT, env=self.env,
+                                            stdout=subprocess.PIPE, stderr=log)
         line = self.process.stdout.readline().decode()
         if "listening on" not in line:
             self.process.kill()
