@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from .settings import ConfigError, load_settings
-from .url_rules import EtherGateFlask
+from .application import EtherGateFlask
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,7 +41,7 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("tests/gateway/test_e2e_routing.py", ONE, "failover, breaker and timeouts happen before any capture SQL"),
     ("tests/gateway/test_openai_schema.py", ONE, "answer shapes against OpenAI's schemas"),
     ("tests/keys/test_e2e_limits.py", ONE, "limits live in memory or Redis; its billed tests are marked both_engines"),
-    ("tests/test_url_rules.py", ONE, "URL building has no SQL"),
+    ("tests/test_application.py", ONE, "URL building and template compiling have no SQL"),
 )
 
 

@@ -1,10 +1,15 @@
-"""Builders compiled on first use give the URLs werkzeug's own rules give, for every route of the app."""
+"""What the app class builds lazily or shares: URL builders give werkzeug's own URLs; templates compile once."""
 from __future__ import annotations
 
+from flask import render_template
+from flask_wtf.csrf import generate_csrf
+
 from werkzeug.routing import Map, Rule
+from werkzeug.exceptions import NotFound
 from werkzeug.routing.converters import AnyConverter, NumberConverter, PathConverter
 
-from ethergate.url_rules import LazyBuildRule
+from ethergate import create_app
+from ethergate.application import LazyBuildRule
 
 
 def sample_value(converter):
@@ -33,3 +38,17 @@ def test_every_route_builds_the_url_a_plain_werkzeug_rule_builds(app):
             expected = plain_urls.build(rule.endpoint, {**values, **extra}, method=method)
             assert lazy_urls.build(rule.endpoint, {**values, **extra}, method=method) == expected
             assert lazy_urls.build(rule.endpoint, {**values, **extra}, method=method) == expected  # compiled now
+
+
+def test_a_template_compiled_by_one_app_is_reused_by_the_next_and_renders_the_same(app, monkeypatch):
+    context = {"error": NotFound(), "message": None}
+
+    def page(flask_app) -> str:
+        with flask_app.test_request_context("/missing"):
+            return render_template("errors/error.html", **context).replace(generate_csrf(), "")  # new per request
+
+    first = page(app)
+    compiled = []
+    monkeypatch.setattr(type(app.jinja_env), "compile", lambda *a, **k: compiled.append(a))
+    assert page(create_app(dict(app.config))) == first
+    assert compiled == []  # loaded from what the first app compiled
