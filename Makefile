@@ -12,6 +12,9 @@ ASSETS := static/vendor/htmx.min.js
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
+# Each server, CLI and worker process the tests start imports the app: let the first write its bytecode
+# cache so the others need not compile it again (some environments set this to keep trees clean).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install install-test assets agent-tools run serve test test-fast fake-upstream bench clean
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from .settings import ConfigError, load_settings
+from .application import EtherGateFlask
 
 __version__ = "0.1.0"
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory. `config` overrides what the environment says (tests use it)."""
-    app = Flask(
+    app = EtherGateFlask(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),

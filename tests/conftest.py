@@ -12,6 +12,7 @@ import pytest
 
 from tests import engines, services
 from tests.factories import Factories
+from tests.server_forks import fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = engines.selected_engines()
@@ -35,11 +36,23 @@ def pytest_configure(config):
 MARKED_BY_FIXTURE = {"chromium": "browser", "tool_venv": "agents", "openclaw_cli": "agents"}
 
 
+AGENT_TOOLS_MODULE = "tests.integrations.tools"
+
+
+def runs_agent_tools(module) -> bool:
+    """A test module that imports the agent-tool cache (or anything from it) drives real tools."""
+    return any(getattr(value, "__name__", None) == AGENT_TOOLS_MODULE
+               or getattr(value, "__module__", None) == AGENT_TOOLS_MODULE
+               for value in vars(module).values()) if module is not None else False
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        if runs_agent_tools(getattr(item, "module", None)):
+            item.add_marker("agents")
 
 
 def pytest_generate_tests(metafunc):
@@ -173,8 +186,13 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", "0"],
-                                        cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=log)
+        args = ["--host", "127.0.0.1", "--port", "0"]
+        forks = fork_server()
+        if forks is not None and forks.can_fork(self.env):
+            self.process = forks.spawn(args, self.env, log)
+        else:
+            self.process = subprocess.Popen([sys.executable, "wsgi.py", *args], cwd=ROOT, env=self.env,
+                                            stdout=subprocess.PIPE, stderr=log)
         line = self.process.stdout.readline().decode()
         if "listening on" not in line:
             self.process.kill()

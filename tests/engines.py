@@ -37,6 +37,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("tests/gateway/test_e2e_tools.py", ONE, "tool-call shapes over HTTP"),
     ("tests/gateway/test_e2e_models_status.py", ONE, "model list and status page over HTTP"),
     ("tests/test_cli.py", ONE, "argument parsing and output; the services it calls are tested on both"),
+    ("tests/gateway/test_e2e_agents.py", ONE, "what agent tools send: request and stream shapes over HTTP"),
+    ("tests/gateway/test_e2e_routing.py", ONE, "failover, breaker and timeouts happen before any capture SQL"),
+    ("tests/gateway/test_openai_schema.py", ONE, "answer shapes against OpenAI's schemas"),
+    ("tests/keys/test_e2e_limits.py", ONE, "limits live in memory or Redis; its billed tests are marked both_engines"),
+    ("tests/test_application.py", ONE, "URL building and template compiling have no SQL"),
 )
 
 

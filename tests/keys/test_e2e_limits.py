@@ -40,6 +40,7 @@ def rows_for_key(key_id):
     return rows
 
 
+@pytest.mark.both_engines  # checks the balance the requests leave
 def test_exact_counting_with_headers(live_server, live_factories, fake_upstream):
     tenant = live_factories.tenant(rpm_limit=5)
     fake_upstream.clear()
@@ -136,6 +137,7 @@ def test_redis_down_fails_closed_with_503(live_server_factory, live_factories, r
     assert ledger.account_state(tenant.workspace.id) == (100_000_000, 0)
 
 
+@pytest.mark.both_engines  # checks the balance the requests leave
 def test_refused_keys_and_models_are_never_billed(live_server, live_factories, live_app, fake_upstream):
     tenant = live_factories.tenant()
     revoked = live_factories.key(tenant.workspace)
