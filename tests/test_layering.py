@@ -18,8 +18,9 @@ DOMAINS = {"accounts", "alerts", "billing", "catalog", "incidents", "integration
            "usage"}
 # What people and programs talk to: HTML pages, machine APIs, the command line.
 FACES = {"cli", "console", "docs", "gateway", "status_page", "support"}
-# The web application around the faces: the factory, table registry, CSRF and headers, error pages, servers.
-APP = {"ethergate", "errors", "health", "models", "security", "serving"}
+# The web application around the faces: the factory and its Flask class, table registry, CSRF and headers,
+# error pages, servers.
+APP = {"application", "ethergate", "errors", "health", "models", "security", "serving"}
 # Plumbing every layer may use.
 INFRASTRUCTURE = {"database", "extensions", "i18n", "money", "observability", "operators", "settings", "sqlfast",
                   "timeutil", "types"}

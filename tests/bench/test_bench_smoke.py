@@ -50,7 +50,7 @@ def test_quick_run_completes_without_errors(tmp_path):
     output = tmp_path / "latest.json"
     upstream = "nginx" if shutil.which("nginx") or Path("/usr/sbin/nginx").exists() else "gevent"
     command = [sys.executable, "-m", "bench.run", "--quick", "--scenarios", "nonstream,stream,capacity",
-               "--duration", "2", "--connections", "4", "--streams", "10", "--capacity-streams", "20",
+               "--duration", "1", "--connections", "4", "--streams", "10", "--capacity-streams", "20",
                "--json-upstream", upstream, "--wait-quiet", "0", "--phases", "--output", str(output)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
