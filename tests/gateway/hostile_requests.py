@@ -167,7 +167,9 @@ def messages_body(chat: object) -> object:
     body = {key: value for key, value in chat.items() if key not in ("stream_options", "response_format")}
     if isinstance(body.get("tools"), list):
         body["tools"] = [{"name": "lookup", "input_schema": {"type": "object"}}]
-        body["tool_choice"] = {"type": {"none": "none", "required": "any"}.get(chat.get("tool_choice"), "auto")}
+        choice = chat.get("tool_choice")
+        kind = {"none": "none", "required": "any"}.get(choice, "auto") if isinstance(choice, str) else "auto"
+        body["tool_choice"] = {"type": kind}
     return body
 
 
