@@ -111,78 +111,69 @@ def parse_filters(args, workspace_id: int, today: date) -> Filters:
 
 
 def _hourly_charts(hours: list[reports.Hour], locale) -> list[charts.Chart]:
-    labels = [charts.hour_label(h.start, locale) for h in hours]
-    points = [h.start.strftime("%Y-%m-%dT%H:00") for h in hours]
+    totals = [h.totals for h in hours]
     span = {"start": charts.hour_label(hours[0].start, locale, with_day=True),
             "end": charts.hour_label(hours[-1].start, locale, with_day=True)}
-    requests = sum(h.totals.requests for h in hours)
-    errors = sum(h.totals.errors for h in hours)
-    spend = [h.totals.spend_micro for h in hours]
-    prompt = [h.totals.prompt_tokens for h in hours]
-    completion = [h.totals.completion_tokens for h in hours]
-    return [
-        charts.bar_chart(
-            "chart_requests", _("Requests per hour"),
+    sums = _sums(totals)
+    return _usage_charts(
+        totals, [charts.hour_label(h.start, locale) for h in hours],
+        [h.start.strftime("%Y-%m-%dT%H:00") for h in hours], locale,
+        titles=(_("Requests per hour"), _("Tokens per hour"), _("Spend per hour")),
+        captions=(
             _("Requests per UTC hour from %(start)s to %(end)s: %(requests)s in total, %(errors)s failed.",
-              requests=format_number(requests), errors=format_number(errors), **span),
-            labels, points,
-            [charts.Series("succeeded", _("Succeeded"), [h.totals.requests - h.totals.errors for h in hours],
-                           charts.PALETTE[0]),
-             charts.Series("failed", _("Failed"), [h.totals.errors for h in hours], charts.PALETTE[1])],
-            format_number, width=WIDE_CHART),
-        charts.line_chart(
-            "chart_tokens", _("Tokens per hour"),
+              requests=sums["requests"], errors=sums["errors"], **span),
             _("Tokens per UTC hour from %(start)s to %(end)s: %(prompt)s prompt and %(completion)s completion "
-              "tokens in total.", prompt=format_number(sum(prompt)), completion=format_number(sum(completion)),
-              **span),
-            labels, points,
-            [charts.Series("prompt", _("Prompt tokens"), prompt, charts.PALETTE[0]),
-             charts.Series("completion", _("Completion tokens"), completion, charts.PALETTE[2])],
-            lambda value: charts.compact_number(value, locale)),
-        charts.bar_chart(
-            "chart_spend", _("Spend per hour"),
+              "tokens in total.", prompt=sums["prompt"], completion=sums["completion"], **span),
             _("Credits debited per UTC hour from %(start)s to %(end)s: %(total)s in total.",
-              total=format_money(sum(spend)), **span),
-            labels, points, [charts.Series("spend", _("Spend"), spend, charts.PALETTE[3])], format_money),
-    ]
+              total=sums["spend"], **span)))
 
 
 def _charts(days: list[reports.Day], locale) -> list[charts.Chart]:
+    totals = [d.totals for d in days]
     labels = [charts.day_label(d.day, locale) for d in days]
-    points = [d.day.isoformat() for d in days]
     span = {"start": labels[0], "end": labels[-1]}
-    requests = sum(d.totals.requests for d in days)
-    errors = sum(d.totals.errors for d in days)
     busiest = max(days, key=lambda d: d.totals.requests)
-    prompt = [d.totals.prompt_tokens for d in days]
-    completion = [d.totals.completion_tokens for d in days]
-    spend = [d.totals.spend_micro for d in days]
-    tokens_label = lambda value: charts.compact_number(value, locale)  # noqa: E731
+    sums = _sums(totals)
+    return _usage_charts(
+        totals, labels, [d.day.isoformat() for d in days], locale,
+        titles=(_("Requests per day"), _("Tokens per day"), _("Spend per day")),
+        captions=(
+            _("Requests per UTC day from %(start)s to %(end)s: %(requests)s in total, %(errors)s failed; "
+              "busiest day %(day)s with %(most)s.", requests=sums["requests"], errors=sums["errors"],
+              day=charts.day_label(busiest.day, locale), most=format_number(busiest.totals.requests), **span),
+            _("Tokens per UTC day from %(start)s to %(end)s: %(prompt)s prompt and %(completion)s completion "
+              "tokens in total.", prompt=sums["prompt"], completion=sums["completion"], **span),
+            _("Credits debited per UTC day from %(start)s to %(end)s: %(total)s in total.",
+              total=sums["spend"], **span)))
+
+
+def _sums(totals: list) -> dict[str, str]:
+    """The formatted totals the chart captions quote."""
+    return {"requests": format_number(sum(t.requests for t in totals)),
+            "errors": format_number(sum(t.errors for t in totals)),
+            "prompt": format_number(sum(t.prompt_tokens for t in totals)),
+            "completion": format_number(sum(t.completion_tokens for t in totals)),
+            "spend": format_money(sum(t.spend_micro for t in totals))}
+
+
+def _usage_charts(totals: list, labels: list[str], points: list[str], locale, *, titles: tuple,
+                  captions: tuple) -> list[charts.Chart]:
+    """Requests, tokens and spend over hourly or daily buckets; the titles and captions name the bucket."""
     return [
         charts.bar_chart(
-            "chart_requests", _("Requests per day"),
-            _("Requests per UTC day from %(start)s to %(end)s: %(requests)s in total, %(errors)s failed; "
-              "busiest day %(day)s with %(most)s.", requests=format_number(requests), errors=format_number(errors),
-              day=charts.day_label(busiest.day, locale), most=format_number(busiest.totals.requests), **span),
-            labels, points,
-            [charts.Series("succeeded", _("Succeeded"), [d.totals.requests - d.totals.errors for d in days],
-                           charts.PALETTE[0]),
-             charts.Series("failed", _("Failed"), [d.totals.errors for d in days], charts.PALETTE[1])],
+            "chart_requests", titles[0], captions[0], labels, points,
+            [charts.Series("succeeded", _("Succeeded"), [t.requests - t.errors for t in totals], charts.PALETTE[0]),
+             charts.Series("failed", _("Failed"), [t.errors for t in totals], charts.PALETTE[1])],
             format_number, width=WIDE_CHART),
         charts.line_chart(
-            "chart_tokens", _("Tokens per day"),
-            _("Tokens per UTC day from %(start)s to %(end)s: %(prompt)s prompt and %(completion)s completion "
-              "tokens in total.", prompt=format_number(sum(prompt)), completion=format_number(sum(completion)),
-              **span),
-            labels, points,
-            [charts.Series("prompt", _("Prompt tokens"), prompt, charts.PALETTE[0]),
-             charts.Series("completion", _("Completion tokens"), completion, charts.PALETTE[2])],
-            tokens_label),
+            "chart_tokens", titles[1], captions[1], labels, points,
+            [charts.Series("prompt", _("Prompt tokens"), [t.prompt_tokens for t in totals], charts.PALETTE[0]),
+             charts.Series("completion", _("Completion tokens"), [t.completion_tokens for t in totals],
+                           charts.PALETTE[2])],
+            lambda value: charts.compact_number(value, locale)),
         charts.bar_chart(
-            "chart_spend", _("Spend per day"),
-            _("Credits debited per UTC day from %(start)s to %(end)s: %(total)s in total.",
-              total=format_money(sum(spend)), **span),
-            labels, points, [charts.Series("spend", _("Spend"), spend, charts.PALETTE[3])], format_money),
+            "chart_spend", titles[2], captions[2], labels, points,
+            [charts.Series("spend", _("Spend"), [t.spend_micro for t in totals], charts.PALETTE[3])], format_money),
     ]
 
 
