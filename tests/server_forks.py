@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,7 +67,7 @@ class ForkedProcess:
 
 
 class ForkServer:
-    """One per test process, started on first use; `spawn` returns a ForkedProcess, or None to start cold."""
+    """One per test process, started on first use; `can_fork` says whether a server's environment allows it."""
 
     def __init__(self, status_dir: Path):
         self.status_dir, self.env = status_dir, dict(os.environ)
@@ -83,15 +84,17 @@ class ForkServer:
         return all(env.get(name) == self.env.get(name) for name in names)
 
     def spawn(self, args: list[str], env: dict, stderr) -> ForkedProcess:
+        """Fork a server; `stderr` is a file to write to, or subprocess.DEVNULL."""
         read_end, write_end = os.pipe()
-        err_fd = stderr.fileno() if hasattr(stderr, "fileno") else os.open(os.devnull, os.O_WRONLY)
+        own_err = not hasattr(stderr, "fileno")
+        err_fd = os.open(os.devnull, os.O_WRONLY) if own_err else stderr.fileno()
         try:
             request = json.dumps({"args": args, "env": env, "cwd": str(ROOT)}).encode() + b"\n"
             socket.send_fds(self.sock, [request], [write_end, err_fd])
             pid = int(self.reader.readline())
         finally:
             os.close(write_end)
-            if not hasattr(stderr, "fileno"):
+            if own_err:
                 os.close(err_fd)
         return ForkedProcess(pid, self.status_dir, os.fdopen(read_end, "rb"))
 
@@ -102,6 +105,7 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.status_dir, ignore_errors=True)
 
 
 _server: ForkServer | None = None
@@ -121,9 +125,8 @@ def fork_server() -> ForkServer | None:
 
 
 def _preload() -> None:
-    """Everything `python wsgi.py` imports, in the order it imports it; nothing is created or started."""
-    from gevent import monkey
-    monkey.patch_all()
+    """Every module of the app and the gevent server (BOOT has patched the standard library); nothing is
+    created or started."""
     import pkgutil
 
     import gevent.pool  # noqa: F401
