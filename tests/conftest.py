@@ -41,17 +41,23 @@ AGENT_TOOLS_MODULE = "tests.integrations.tools"
 
 def runs_agent_tools(module) -> bool:
     """A test module that imports the agent-tool cache (or anything from it) drives real tools."""
-    return any(getattr(value, "__name__", None) == AGENT_TOOLS_MODULE
-               or getattr(value, "__module__", None) == AGENT_TOOLS_MODULE
-               for value in vars(module).values()) if module is not None else False
+    if module is None:
+        return False
+    return any(AGENT_TOOLS_MODULE in (getattr(value, "__name__", None), getattr(value, "__module__", None))
+               for value in vars(module).values())
 
 
 def pytest_collection_modifyitems(config, items):
+    agent_modules: dict[str, bool] = {}  # by module name: each module's globals are read once
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
-        if runs_agent_tools(getattr(item, "module", None)):
+        module = getattr(item, "module", None)
+        key = getattr(module, "__name__", None)
+        if key not in agent_modules:
+            agent_modules[key] = runs_agent_tools(module)
+        if agent_modules[key]:
             item.add_marker("agents")
 
 
