@@ -2,10 +2,11 @@
 import types
 
 from tests import conftest
-from tests.integrations import tools
 
 
 def test_a_module_using_the_agent_tool_cache_is_marked_agents():
+    from tests.integrations import tools  # imported here: a module-level import would mark this module too
+
     by_function = types.ModuleType("uses_function")
     by_function.agent_tool = tools.agent_tool
     by_module = types.ModuleType("uses_module")
