@@ -157,6 +157,8 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
         "ETHERGATE_COMPLETE_TIMEOUT", get("ETHERGATE_COMPLETE_TIMEOUT") or "600")
     cfg["HOLD_TTL_SECONDS"] = parse_int(
         "ETHERGATE_HOLD_TTL_SECONDS", get("ETHERGATE_HOLD_TTL_SECONDS") or "900", minimum=5)
+    # SQLite: requests' holds and captures ready in the same turn of the event loop share one COMMIT.
+    cfg["GROUP_COMMIT"] = parse_boolean("ETHERGATE_GROUP_COMMIT", get("ETHERGATE_GROUP_COMMIT") or "true")
     cfg["SWEEP_INTERVAL_SECONDS"] = parse_seconds(
         "ETHERGATE_SWEEP_INTERVAL_SECONDS", get("ETHERGATE_SWEEP_INTERVAL_SECONDS") or "30")
     cfg["WEBHOOK_ALLOW_PRIVATE"] = parse_boolean(

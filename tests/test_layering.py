@@ -22,7 +22,7 @@ FACES = {"cli", "console", "docs", "gateway", "status_page", "support"}
 # error pages, servers.
 APP = {"application", "ethergate", "errors", "health", "models", "security", "serving"}
 # Plumbing every layer may use.
-INFRASTRUCTURE = {"database", "extensions", "i18n", "money", "observability", "operators", "settings", "sqlfast",
+INFRASTRUCTURE = {"database", "extensions", "group_commit", "i18n", "money", "observability", "operators", "settings", "sqlfast",
                   "timeutil", "types"}
 
 

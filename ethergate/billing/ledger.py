@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from .. import group_commit
 from ..database import unit_of_work
 from ..sqlfast import RowInsert, Transaction, dialect_name, transaction
 from . import statements as sql
@@ -196,19 +197,21 @@ def reserve(workspace_id: int, amount: int, *, request_id: str, api_key_id: int 
         raise LedgerError("a hold cannot be negative")
     now = now or utcnow()
     month = month_key(now) if key_cap is not None and api_key_id is not None else None
-    one_statement = month is None and _fast()
-    with transaction(single=one_statement) as tx:
-        params = {"workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
-                  "key_month": month, "now": tx.time(now), "expires_at": tx.time(now + timedelta(seconds=ttl_seconds))}
-        if one_statement:
-            hold_id = tx.scalar(sql.RESERVE, params)  # None: not enough funds, and nothing was written
-        else:
-            return _reserve_steps(tx, params, key_cap)
+    params = {"workspace_id": workspace_id, "api_key_id": api_key_id, "request_id": request_id, "amount": amount,
+              "key_month": month, "now": now, "expires_at": now + timedelta(seconds=ttl_seconds)}
+    if month is not None or not _fast():
+        return group_commit.write(lambda tx: _reserve_steps(tx, _timed(tx, params), key_cap))
+    with transaction(single=True) as tx:
+        hold_id = tx.scalar(sql.RESERVE, _timed(tx, params))  # None: not enough funds, and nothing was written
     if hold_id is None:
         with transaction(single=True) as tx:
             balance, held = _state_in(tx, workspace_id)
         raise InsufficientCredits(balance, balance - held, amount)
     return hold_id
+
+
+def _timed(tx: Transaction, params: dict) -> dict:
+    return {**params, "now": tx.time(params["now"]), "expires_at": tx.time(params["expires_at"])}
 
 
 def _reserve_steps(tx: Transaction, params: dict, key_cap: int | None) -> int:
@@ -274,29 +277,34 @@ def capture(hold_id: int, cost: int, *, also_insert: tuple[RowInsert, dict] | No
         if row is not None:
             return PostedEntry(row[2], row[1], -cost) if cost else None
         # The hold was not pending and nothing was written: the general path below says why.
-    with transaction() as tx:
-        hold = _resolve(tx, hold_id, "captured", cost, now)
-        held_delta = -hold[1] if hold is not None else 0
+    return group_commit.write(lambda tx: _capture_steps(tx, hold_id, cost, now, also_insert, dict(refs)))
+
+
+def _capture_steps(tx: Transaction, hold_id: int, cost: int, now: datetime,
+                   also_insert: tuple[RowInsert, dict] | None, refs: dict) -> PostedEntry | None:
+    """The general path's capture, in the caller's transaction (see `capture`)."""
+    hold = _resolve(tx, hold_id, "captured", cost, now)
+    held_delta = -hold[1] if hold is not None else 0
+    if hold is None:
+        hold = _resolve(tx, hold_id, "captured", cost, now, was="expired")
         if hold is None:
-            hold = _resolve(tx, hold_id, "captured", cost, now, was="expired")
-            if hold is None:
-                state = tx.one(sql.HOLD_STATE, {"hold_id": hold_id})
-                raise LedgerError(f"no hold {hold_id}" if state is None else f"hold {hold_id} was already {state[0]}")
-            refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
-        refs.setdefault("api_key_id", hold[2])
-        # Before the account row, so its lock is not held while these are written.
-        if also_insert is not None:
-            tx.insert(*also_insert)
-        balance_after = tx.scalar(sql.MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
-                                                   "workspace_id": hold[0]})
-        entry = None
-        if cost:
-            entry_id = tx.insert(INSERT_ENTRY, dict(
-                refs, workspace_id=hold[0], kind="usage", amount_micro=-cost, balance_after_micro=balance_after,
-                hold_id=hold_id, created_at=now))
-            entry = PostedEntry(entry_id, balance_after, -cost)
-        _key_spend(tx, hold, -held_delta, cost)
-        return entry
+            state = tx.one(sql.HOLD_STATE, {"hold_id": hold_id})
+            raise LedgerError(f"no hold {hold_id}" if state is None else f"hold {hold_id} was already {state[0]}")
+        refs["note"] = ((refs.get("note") or "") + " (captured after the hold expired)").strip()
+    refs.setdefault("api_key_id", hold[2])
+    # Before the account row, so its lock is not held while these are written.
+    if also_insert is not None:
+        tx.insert(*also_insert)
+    balance_after = tx.scalar(sql.MOVE_FUNDS, {"amount": -cost, "held_delta": held_delta,
+                                               "workspace_id": hold[0]})
+    entry = None
+    if cost:
+        entry_id = tx.insert(INSERT_ENTRY, dict(
+            refs, workspace_id=hold[0], kind="usage", amount_micro=-cost, balance_after_micro=balance_after,
+            hold_id=hold_id, created_at=now))
+        entry = PostedEntry(entry_id, balance_after, -cost)
+    _key_spend(tx, hold, -held_delta, cost)
+    return entry
 
 
 def mark_capture_due(hold_id: int, cost: int, usage: dict, pricing: dict | None, *,
@@ -319,13 +327,16 @@ def mark_capture_due(hold_id: int, cost: int, usage: dict, pricing: dict | None,
 def void(hold_id: int, *, also_insert: tuple[RowInsert, dict] | None = None, now: datetime | None = None) -> bool:
     """Release a hold in full (the request failed). True if this call resolved it."""
     now = now or utcnow()
-    with transaction() as tx:
+
+    def release(tx: Transaction) -> bool:
         hold = _resolve(tx, hold_id, "voided", 0, now)
         if also_insert is not None:
             tx.insert(*also_insert)
         if hold is not None:
             _release_hold(tx, hold)
         return hold is not None
+
+    return group_commit.write(release)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,11 @@ CAPTURES_OWED = Counter("ethergate_captures_owed_total",
                         "hold for the sweep to post, lost = not even that could be written.", ("outcome",))
 CAPTURES_POSTED = Counter("ethergate_captures_posted_by_sweep_total",
                           "Owed captures the sweep posted to the ledger.")
+GROUP_COMMITS = Counter("ethergate_db_group_commits_total",
+                        "SQLite transactions written by group commit (several requests' holds and captures each).")
+GROUP_COMMIT_WRITES = Counter("ethergate_db_group_commit_writes_total",
+                              "Holds, captures and releases written through group commit; divided by "
+                              "ethergate_db_group_commits_total, the mean batch size.")
 
 _warned = {"done": False}
 # Labelled children by (metric, labels): `labels()` validates and locks on every call, several times per request.
@@ -161,6 +166,14 @@ def record_owed_capture(outcome: str) -> None:
         _child(CAPTURES_OWED, outcome).inc()
     except Exception:  # noqa: BLE001
         _warn_once("an owed capture")
+
+
+def record_group_commit(writes: int) -> None:
+    try:
+        GROUP_COMMITS.inc()
+        GROUP_COMMIT_WRITES.inc(writes)
+    except Exception:  # noqa: BLE001
+        _warn_once("a group commit")
 
 
 def exposition() -> bytes:
