@@ -37,6 +37,8 @@ def test_defaults(tmp_path):
     assert cfg["MAX_BODY_BYTES"] == 16 * 1024 * 1024
     assert cfg["PROVIDER_KEYS"] == {"deepseek": None, "qwen": None, "moonshot": None}
     assert cfg["DATABASE_POOL_SIZE"] == 60
+    assert cfg["GROUP_COMMIT"] is True
+    assert load_settings({"ETHERGATE_GROUP_COMMIT": "false"}, str(tmp_path))["GROUP_COMMIT"] is False
 
 
 def test_postgres_pool_keeps_its_connections(tmp_path):

@@ -185,3 +185,13 @@ def test_concurrent_requests_share_commits_and_the_books_balance(live_server, li
         assert commits == writes == 0
     assert_books_balance(tenant.workspace.id)
     assert len(assert_holds_resolved_once(tenant.workspace.id)) == 32
+
+
+def test_turned_off_every_write_has_its_own_transaction(app, factories, batching):
+    workspace = factories.workspace(credits="10.00")
+    app.config["GROUP_COMMIT"] = False
+    before = batching.batches
+    holds = together(app, [lambda i=i: ledger.reserve(workspace.id, 100_000, request_id=f"o{i}") for i in range(5)])
+    assert all(isinstance(hold, int) for hold in holds) and batching.batches == before
+    db.session.expire_all()
+    assert ledger.account_state(workspace.id) == (10_000_000, 500_000)
