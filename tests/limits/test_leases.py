@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis
 
-from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter
+from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limiter
 
 BIG = 1000  # 2 % of it is 20 slots per lease
 
@@ -271,4 +271,16 @@ def test_redis_limiter_lease_grants_only_what_fits(redis_server):
     assert (grant.granted, grant.remaining) == (5, 0)
     refused = limiter.lease(k, 10, 8, 1.0)
     assert refused.granted == 0 and 59 < refused.retry_after <= 60 and refused.spare_slots == []
+    limiter.close()
+
+
+def test_the_app_settings_size_the_leases(app, redis_server):
+    app.config.update(REDIS_URL=redis_server.url, RATE_LIMIT_LEASE_SECONDS=0.5, RATE_LIMIT_LEASE_PERCENT=5)
+    limiter = get_limiter(app)
+    assert (limiter.leases.lease_seconds, limiter.leases.slots_for(100), limiter.leases.slots_for(10**9)) == (0.5, 5, 256)
+    limiter.close()
+    app.extensions.pop("ethergate.limiter")
+    app.config["RATE_LIMIT_LEASE_PERCENT"] = 0
+    limiter = get_limiter(app)
+    assert limiter.leases is None and limiter.hit(key(), BIG).remaining == BIG - 1
     limiter.close()
