@@ -260,3 +260,14 @@ def get_limiter(app: Flask) -> Limiter:
                     log.info("rate limiter: no ETHERGATE_REDIS_URL; limits are kept per process")
                 app.extensions[EXTENSION_KEY] = limiter
     return limiter
+
+
+def close_limiter(app: Flask) -> None:
+    """On shutdown: gives back this process's unused leased slots and writes its batched token use."""
+    limiter = app.extensions.pop(EXTENSION_KEY, None)
+    if limiter is None:
+        return
+    try:
+        limiter.close()
+    except Exception:
+        log.exception("rate limiter: could not settle with Redis on shutdown")

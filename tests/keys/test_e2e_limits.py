@@ -189,3 +189,18 @@ def test_two_processes_share_a_leased_limit(live_server_factory, live_factories,
         time.sleep(0.1)
     assert client.zcard(f"eg:rl:req:{tenant.key.id}") == len(admitted)
     client.close()
+
+
+def test_a_stopping_server_gives_back_its_slots_and_writes_its_tokens(live_server_factory, live_factories, redis_url):
+    server = live_server_factory(extra_env={"ETHERGATE_REDIS_URL": redis_url.url,
+                                            "ETHERGATE_RATE_LIMIT_LEASE_SECONDS": "10"})
+    tenant = live_factories.tenant(rpm_limit=1000, tpm_limit=1_000_000)
+    # Leases of 1, 2 and 4 slots: after four requests the server holds three unused slots.
+    assert [chat(server, tenant.plaintext).status_code for _ in range(4)] == [200] * 4
+    client = redis.Redis.from_url(redis_url.url)
+    assert client.zcard(f"eg:rl:req:{tenant.key.id}") == 7
+    server.stop()
+    assert client.zcard(f"eg:rl:req:{tenant.key.id}") == 4
+    used = sum(int(member.rsplit(b":", 1)[1]) for member in client.zrange(f"eg:rl:tok:{tenant.key.id}", 0, -1))
+    assert used == sum(row.prompt_tokens + row.completion_tokens for row in rows_for_key(tenant.key.id)) > 0
+    client.close()
