@@ -151,6 +151,25 @@ def test_a_high_limit_key_makes_far_fewer_round_trips_than_requests(redis_server
     assert tokens == 0  # written later, by the upkeep
     time.sleep(0.5)
     assert int(limiter.check_tokens(k, 1_000_000, 1).remaining) == 1_000_000 - 20_000 - 1
+    # A few entries for 2000 requests, so each token check reads a short log.
+    assert limiter.redis.client.zcard(f"eg:rl:tok:{k}") <= 5
+    limiter.close()
+
+
+def test_a_key_with_a_token_limit_makes_one_round_trip_per_request(redis_server):
+    limiter = counting_limiter(redis_server.url)
+    k = key()
+    limiter.hit(k, 1_000_000)
+
+    def request():
+        limiter.hit(k, 1_000_000)
+        limiter.check_tokens(k, 10_000_000, 1)
+        limiter.record_tokens(k, 100)
+
+    trips = round_trips(lambda: [request() for _ in range(1000)])
+    # The token check is the one round trip left; the request slot and the usage record cost almost nothing.
+    assert 1000 <= trips <= 1040, trips
+    print(f"requests with a token limit: {trips / 1000:.3f} Redis round trips per request")
     limiter.close()
 
 
