@@ -103,22 +103,21 @@ class Limiter:
         tokens = self.tokens.take() if self.tokens is not None else {}
         if not returned and not tokens:
             return False
-        try:
-            if not self._attempt_due():
-                raise ConnectionError("Redis is unavailable")
+        written = False
+        if self._attempt_due():
             try:
                 self.redis.settle(returned, tokens)
             except Exception as exc:
                 self._mark_down(exc)
-                raise
-            self._mark_up()
-        except Exception:
+            else:
+                self._mark_up()
+                written = True
+        if not written:
             # Slots not given back leave the window by themselves; the tokens go to the fallback window.
             for key_id, count in tokens.items():
                 self.memory.record_tokens(key_id, count)
-        finally:
-            if self.tokens is not None:
-                self.tokens.written(tokens)
+        if self.tokens is not None:
+            self.tokens.written(tokens)
         return True
 
     def status(self) -> dict:
@@ -177,6 +176,9 @@ class Limiter:
 
     def _forget_threads(self) -> None:
         """In a forked child: the parent's upkeep thread did not come along."""
+        closed, self._closed = self._closed.is_set(), threading.Event()
+        if closed:
+            self._closed.set()
         self._lock = threading.Lock()
         self._upkeep_running = False
 
