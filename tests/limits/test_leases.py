@@ -1,6 +1,7 @@
 """Request-slot leases and batched token records in a real Redis: the global limit holds, unused slots come
 back, small limits stay one round trip per request, Redis dying mid-lease, and the round trips saved."""
 import os
+import signal
 import threading
 import time
 import uuid
@@ -9,6 +10,7 @@ import pytest
 import redis
 
 from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limiter
+from tests import services
 
 BIG = 1000  # 2 % of it is 20 slots per lease
 
@@ -303,3 +305,36 @@ def test_the_app_settings_size_the_leases(app, redis_server):
     limiter = get_limiter(app)
     assert limiter.leases is None and limiter.hit(key(), BIG).remaining == BIG - 1
     limiter.close()
+
+
+def test_a_hung_redis_costs_a_busy_key_one_wait_not_one_per_request(tmp_path):
+    server = services.start_redis(tmp_path / "redis")
+    if server.external:
+        pytest.skip("cannot pause an external Redis")
+    limiter = Limiter(server.url, "open", retry_seconds=60)
+    k = key()
+    for _ in range(7):  # leases of 1, 2 and 4 slots, all used
+        assert limiter.hit(k, BIG).allowed
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        start = threading.Barrier(8)
+        waits = []
+
+        def request():
+            start.wait()
+            began = time.monotonic()
+            assert limiter.hit(k, BIG).allowed  # from the fallback window
+            waits.append(time.monotonic() - began)
+
+        threads = [threading.Thread(target=request) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # One lease call times out (twice 0.3 s with its retry) and the others share its failure.
+        assert len(waits) == 8 and max(waits) < 1.5, waits
+        assert limiter.status()["healthy"] is False
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        limiter.close()
+        server.stop()
