@@ -24,8 +24,8 @@ each request is the single round trip of `RedisLimiter.hit`, exactly as without 
 
 Headers from a lease are approximate in one way: `remaining` is the window's free room when the lease
 was taken minus this process's use of it since (other processes' use meanwhile is not seen), and
-`reset_seconds` counts down from the lease's answer. Refusals always come straight from Redis, so
-`retry_after` is exact.
+`reset_seconds` counts down from the lease's answer. Refusals always come from Redis, so `retry_after`
+is exact; requests of the key that were waiting for a lease call that came back refused share its answer.
 
 Leases belong to one process: after a fork the child forgets its parent's leases (the parent gives them
 back) and takes its own.
@@ -73,11 +73,13 @@ class Lease:
 class _Fetch:
     """One lease call in flight for a key; the key's other requests wait for it instead of asking too."""
 
-    __slots__ = ("done", "error")
+    __slots__ = ("limit", "done", "error", "refusal")
 
-    def __init__(self):
+    def __init__(self, limit: int):
+        self.limit = limit
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.refusal: LimitResult | None = None
 
 
 class _KeyState:
@@ -126,12 +128,14 @@ class RequestLeases:
                     ended, state.lease = state.lease, None
                     give_back = ended.unused() if ended is not None else []
                     wanted = self._next_size(state, ended, now, largest)
-                    fetch = state.fetch = _Fetch()
+                    fetch = state.fetch = _Fetch(limit)
                     break
             if not fetch.done.wait(FETCH_WAIT_SECONDS):
                 raise TimeoutError("a rate-limit lease from Redis took too long")
             if fetch.error is not None:
                 raise fetch.error
+            if fetch.refusal is not None and fetch.limit == limit:
+                return fetch.refusal  # the window was full when the call that this request waited for was answered
         try:
             # Expiry counts from before the call, so it falls before the Redis score of the slots (see module doc).
             asked = self.clock()
@@ -147,13 +151,14 @@ class RequestLeases:
             state.fetch = None
             if grant.granted == 0:
                 state.size = 1
+                fetch.refusal = LimitResult(allowed=False, limit=limit, remaining=0,
+                                            reset_seconds=grant.reset_seconds, retry_after=grant.retry_after)
             else:
                 state.lease = Lease(limit, wanted, grant.granted, asked + self.lease_seconds, grant.remaining,
                                     asked + grant.reset_seconds, grant.spare_slots)
         fetch.done.set()
-        if grant.granted == 0:
-            return LimitResult(allowed=False, limit=limit, remaining=0, reset_seconds=grant.reset_seconds,
-                               retry_after=grant.retry_after)
+        if fetch.refusal is not None:
+            return fetch.refusal
         return LimitResult(allowed=True, limit=limit, remaining=grant.remaining + grant.granted - 1,
                            reset_seconds=grant.reset_seconds, retry_after=0.0)
 

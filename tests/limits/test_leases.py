@@ -338,3 +338,29 @@ def test_a_hung_redis_costs_a_busy_key_one_wait_not_one_per_request(tmp_path):
         os.kill(server.pid, signal.SIGCONT)
         limiter.close()
         server.stop()
+
+
+def test_requests_waiting_for_a_refused_lease_share_the_refusal(redis_server):
+    limiter = counting_limiter(redis_server.url)
+    k, limit = key(), 100
+    assert all(limiter.hit(k, limit).allowed for _ in range(100))
+    start = threading.Barrier(16)
+    refusals = []
+
+    def worker():
+        start.wait()
+        refusals.extend(limiter.hit(k, limit) for _ in range(5))
+
+    def run():
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    trips = round_trips(run)
+    assert len(refusals) == 80 and not any(r.allowed for r in refusals)
+    assert all(58 < r.retry_after <= 61 and r.remaining == 0 for r in refusals)
+    assert trips <= 80
+    print(f"80 refused requests of one key from 16 threads: {trips} Redis round trips")
+    limiter.close()
