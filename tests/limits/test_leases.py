@@ -2,6 +2,8 @@
 back, small limits stay one round trip per request, Redis dying mid-lease, and the round trips saved."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,6 +13,7 @@ import redis
 
 from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limiter
 from tests import services
+from tests.conftest import ROOT
 
 BIG = 1000  # 2 % of it is 20 slots per lease
 
@@ -364,3 +367,30 @@ def test_requests_waiting_for_a_refused_lease_share_the_refusal(redis_server):
     assert trips <= 80
     print(f"80 refused requests of one key from 16 threads: {trips} Redis round trips")
     limiter.close()
+
+
+GEVENT_PROCESSES = """
+from gevent import monkey; monkey.patch_all()
+import sys, gevent, redis
+from ethergate.limits import Limiter
+url, k = sys.argv[1], sys.argv[2]
+processes = [Limiter(url, lease_seconds=0.3), Limiter(url, lease_seconds=0.3)]
+results = []
+def client(n):
+    for _ in range(40):
+        results.append(processes[n % 2].hit(k, 1000).allowed)
+gevent.joinall([gevent.spawn(client, n) for n in range(64)])
+gevent.sleep(1.0)  # the upkeep greenlets give back what the leases left
+held = redis.Redis.from_url(url).zcard(f"eg:rl:req:{k}")
+print(results.count(True), held)
+"""
+
+
+def test_greenlets_of_two_processes_share_one_limit_under_gevent(redis_server):
+    k = key()
+    done = subprocess.run([sys.executable, "-c", GEVENT_PROCESSES, redis_server.url, k], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    admitted, held = map(int, done.stdout.split())
+    assert 1000 - 2 * 20 <= admitted <= 1000
+    assert held == admitted
