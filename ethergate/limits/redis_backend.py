@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -174,7 +175,7 @@ class RedisLimiter:
         return LimitResult(allowed=bool(allowed), limit=limit, remaining=int(remaining),
                            reset_seconds=_seconds(reset), retry_after=_seconds(retry))
 
-    def lease(self, key_id: str, limit: int, wanted: int, hold_seconds: float, give_back: list[str] = (),
+    def lease(self, key_id: str, limit: int, wanted: int, hold_seconds: float, give_back: Sequence[str] = (),
               now: float | None = None) -> LeaseGrant:
         """Takes up to `wanted` request slots that fit under `limit`, after giving back `give_back`."""
         prefix = secrets.token_hex(8) + "-"
