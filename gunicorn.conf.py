@@ -189,6 +189,10 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
+    from ethergate.limits.limiter import close_limiter
+
+    if getattr(worker, "wsgi", None) is not None:
+        close_limiter(worker.wsgi)  # gives back this worker's unused rate-limit slots, writes its token use
     # As in wsgi.py: skip the interpreter's last full collection, about a second per exiting worker.
     gc.freeze()
 

@@ -94,6 +94,7 @@ def serve(host: str, port: int) -> None:
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.database import start_checkpointer
     from ethergate.extensions import db
+    from ethergate.limits.limiter import close_limiter
     from ethergate.observability.logs import configure_logging
     configure_logging(app)
     start_sweeper(app)
@@ -102,6 +103,7 @@ def serve(host: str, port: int) -> None:
         start_checkpointer(db.engine)
     # serve_forever stops the server again on its way out, killing handlers after stop_timeout (1 s by default).
     server.serve_forever(stop_timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
+    close_limiter(app)
     # Everything still alive lives until exit: without this, the interpreter's last collection walks every
     # object for about a second before the process ends, which is how long a restart waits.
     gc.freeze()

@@ -42,6 +42,16 @@ def parse_seconds(name: str, raw: str) -> float:
     return value
 
 
+def parse_number(name: str, raw: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {raw!r}")
+    return value
+
+
 def parse_http_url(name: str, raw: str) -> str:
     url = raw.strip().rstrip("/")
     parts = urlsplit(url)
@@ -168,6 +178,10 @@ def load_settings(environ: os._Environ | dict, instance_path: str) -> dict:
     cfg["DEFAULT_RPM"] = parse_int("ETHERGATE_DEFAULT_RPM", get("ETHERGATE_DEFAULT_RPM") or "60", minimum=1)
     cfg["RATE_LIMIT_FAILURE_MODE"] = parse_choice(
         "ETHERGATE_RATE_LIMIT_FAILURE_MODE", get("ETHERGATE_RATE_LIMIT_FAILURE_MODE") or "open", ("open", "closed"))
+    cfg["RATE_LIMIT_LEASE_SECONDS"] = parse_number(
+        "ETHERGATE_RATE_LIMIT_LEASE_SECONDS", get("ETHERGATE_RATE_LIMIT_LEASE_SECONDS") or "1", 0.05, 10)
+    cfg["RATE_LIMIT_LEASE_PERCENT"] = parse_number(
+        "ETHERGATE_RATE_LIMIT_LEASE_PERCENT", get("ETHERGATE_RATE_LIMIT_LEASE_PERCENT") or "2", 0, 10)
     cfg["KEY_CACHE_SECONDS"] = parse_seconds(
         "ETHERGATE_KEY_CACHE_SECONDS", get("ETHERGATE_KEY_CACHE_SECONDS") or "2")
     cfg["SHUTDOWN_GRACE_SECONDS"] = parse_seconds(

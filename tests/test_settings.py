@@ -17,6 +17,9 @@ BAD = [
     ("ETHERGATE_MAX_BODY_BYTES", "lots", "whole number"),
     ("ETHERGATE_CONNECT_TIMEOUT", "-1", "greater than 0"),
     ("ETHERGATE_RATE_LIMIT_FAILURE_MODE", "maybe", "open, closed"),
+    ("ETHERGATE_RATE_LIMIT_LEASE_SECONDS", "0", "between 0.05 and 10"),
+    ("ETHERGATE_RATE_LIMIT_LEASE_PERCENT", "25", "between 0 and 10"),
+    ("ETHERGATE_RATE_LIMIT_LEASE_PERCENT", "some", "expected a number"),
     ("ETHERGATE_CATALOG_PATH", "/nonexistent/catalog.toml", "no such file"),
     ("ETHERGATE_DATABASE_POOL_SIZE", "0", "ETHERGATE_DATABASE_POOL_SIZE"),
 ]
@@ -39,6 +42,7 @@ def test_defaults(tmp_path):
     assert cfg["DATABASE_POOL_SIZE"] == 60
     assert cfg["GROUP_COMMIT"] is True
     assert load_settings({"ETHERGATE_GROUP_COMMIT": "false"}, str(tmp_path))["GROUP_COMMIT"] is False
+    assert (cfg["RATE_LIMIT_LEASE_SECONDS"], cfg["RATE_LIMIT_LEASE_PERCENT"]) == (1.0, 2.0)
 
 
 def test_postgres_pool_keeps_its_connections(tmp_path):

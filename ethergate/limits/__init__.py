@@ -21,6 +21,16 @@ With Redis (ETHERGATE_REDIS_URL) the windows are shared by every gateway process
 Redis server's clock. Without it each process keeps its own windows. When Redis fails,
 ETHERGATE_RATE_LIMIT_FAILURE_MODE decides: "open" limits each process on its own until Redis is back,
 "closed" refuses requests with 503 rate_limiter_unavailable.
+
+With Redis, a process leases several request slots of a busy key at once and admits the key's next
+requests from them without a round trip (`leases.py`): a leased slot counts from when it is leased until
+60 s after its lease ends, so the limit above holds exactly across all processes; what leases cost is
+over-counting, at most ETHERGATE_RATE_LIMIT_LEASE_PERCENT (2 %) of the limit per process for at most
+ETHERGATE_RATE_LIMIT_LEASE_SECONDS (1 s), and `remaining` as seen when the lease was taken, minus this
+process's use since. Keys whose lease would be a single slot (under 100 requests per minute at 2 %) make
+one round trip per request as before. Token use is written in batches every ~0.2 s (`token_batch.py`); a
+process's own unwritten use counts in its checks at once, other processes see it at the next batch, so
+requests admitted meanwhile on other processes can add their own sizes to the overshoot admitted above.
 """
 from .limiter import Limiter, LimiterUnavailable, get_limiter
 from .memory import WINDOW_SECONDS, LimitResult, MemoryLimiter

@@ -1,5 +1,6 @@
 """Per-key limits and key policies over real HTTP, in one process and across several."""
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -167,3 +168,39 @@ def test_revocation_reaches_other_processes_within_the_cache_bound(live_server_f
     time.sleep(1.2)
     assert [chat(s, tenant.plaintext).status_code for s in servers] == [401, 401]
     assert db.session.get(ApiKey, tenant.key.id).revoked_at is not None
+
+
+def test_two_processes_share_a_leased_limit(live_server_factory, live_factories, redis_url):
+    env = {"ETHERGATE_REDIS_URL": redis_url.url}
+    servers = [live_server_factory(extra_env=env), live_server_factory(extra_env=env)]
+    tenant = live_factories.tenant(rpm_limit=150)  # 3 slots per lease at the default 2 %
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda n: chat(servers[n % 2], tenant.plaintext), range(200)))
+    admitted = [r for r in responses if r.status_code == 200]
+    # Never over the limit; short of it only by the slots the two processes still hold (3 each at most).
+    assert 150 - 6 <= len(admitted) <= 150
+    assert {r.json()["error"]["code"] for r in responses if r.status_code != 200} == {"rate_limit_exceeded"}
+    assert all(0 <= int(r.headers["X-RateLimit-Remaining"]) < 150 for r in admitted)
+    assert all(0 < int(r.headers["X-RateLimit-Reset"]) <= 61 for r in admitted)
+    # Unused slots are given back once the leases end: the window then holds exactly the admitted requests.
+    client = redis.Redis.from_url(redis_url.url)
+    deadline = time.monotonic() + 5
+    while client.zcard(f"eg:rl:req:{tenant.key.id}") != len(admitted) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.zcard(f"eg:rl:req:{tenant.key.id}") == len(admitted)
+    client.close()
+
+
+def test_a_stopping_server_gives_back_its_slots_and_writes_its_tokens(live_server_factory, live_factories, redis_url):
+    server = live_server_factory(extra_env={"ETHERGATE_REDIS_URL": redis_url.url,
+                                            "ETHERGATE_RATE_LIMIT_LEASE_SECONDS": "10"})
+    tenant = live_factories.tenant(rpm_limit=1000, tpm_limit=1_000_000)
+    # Leases of 1, 2 and 4 slots: after four requests the server holds three unused slots.
+    assert [chat(server, tenant.plaintext).status_code for _ in range(4)] == [200] * 4
+    client = redis.Redis.from_url(redis_url.url)
+    assert client.zcard(f"eg:rl:req:{tenant.key.id}") == 7
+    server.stop()
+    assert client.zcard(f"eg:rl:req:{tenant.key.id}") == 4
+    used = sum(int(member.rsplit(b":", 1)[1]) for member in client.zrange(f"eg:rl:tok:{tenant.key.id}", 0, -1))
+    assert used == sum(row.prompt_tokens + row.completion_tokens for row in rows_for_key(tenant.key.id)) > 0
+    client.close()
