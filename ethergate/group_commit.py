@@ -27,6 +27,7 @@ from collections import deque
 from typing import Callable, TypeVar
 
 from flask import current_app
+from gevent import get_hub
 
 from .extensions import db
 from .observability.metrics import record_group_commit
@@ -93,7 +94,8 @@ class GroupCommit:
             # Woken undone: the batch before left this one first in the queue to lead the next.
         self.leading = True
         try:
-            sleep(0)  # every greenlet ready in this turn of the loop joins the batch
+            if _others_ready():
+                sleep(0)  # every greenlet ready in this turn of the loop joins the batch
         finally:  # even when killed in the yield: the batch is written, and the lead passed on
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), self.max_batch))]
             try:
@@ -129,6 +131,17 @@ class GroupCommit:
             successor.wake.set()
         else:
             self.leading = False
+
+
+def _others_ready() -> bool:
+    """Whether another greenlet can run before the loop next polls: only those could join a batch now.
+
+    Alone (c1) the yield would find nobody and cost a loop iteration, measured at 0.2-0.3 ms of CPU a request.
+    Reads libev's pending watchers and gevent's callback queue; if gevent stops exposing the queue, yield.
+    """
+    loop = get_hub().loop
+    callbacks = getattr(loop, "_callbacks", None)
+    return callbacks is None or bool(loop.pendingcnt) or len(callbacks) > 0
 
 
 def _run_one(tx: Transaction, waiter: _Waiter) -> None:

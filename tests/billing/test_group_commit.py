@@ -195,3 +195,22 @@ def test_turned_off_every_write_has_its_own_transaction(app, factories, batching
     assert all(isinstance(hold, int) for hold in holds) and batching.batches == before
     db.session.expire_all()
     assert ledger.account_state(workspace.id) == (10_000_000, 500_000)
+
+
+def test_alone_the_leader_commits_without_yielding(app, factories, batching, monkeypatch):
+    workspace = factories.workspace(credits="10.00")
+    yields = []
+    real_sleep = gevent.sleep
+    monkeypatch.setattr(gevent, "sleep", lambda seconds=0: (yields.append(seconds), real_sleep(seconds)))
+
+    def reserve(name):
+        with app.app_context():
+            try:
+                return ledger.reserve(workspace.id, 100_000, request_id=name)
+            finally:
+                db.session.remove()
+
+    assert isinstance(gevent.spawn(reserve, "alone").get(timeout=10), int)
+    assert yields == []  # nobody else could have joined: no turn of the loop spent waiting for them
+    assert all(isinstance(h, int) for h in together(app, [lambda i=i: reserve(f"t{i}") for i in range(3)]))
+    assert yields == [0]  # with others ready, the first waits one turn for them
