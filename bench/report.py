@@ -142,12 +142,37 @@ def info(results: dict) -> list[tuple[str, object]]:
         lines.append(("1 process on PostgreSQL + Redis, c32", f"{pg_single} req/s"))
     if multi and rps:
         lines.append(("2 workers on PostgreSQL vs 1 process on SQLite", f"{_ratio(multi, rps)} x"))
+    lines.extend(multi_ceiling(results))
     litellm = _get(results, "litellm", "c32", "rps")
     if litellm is not None:
         lines.append((f"LiteLLM proxy {_get(results, 'litellm', 'version')}, c32", f"{litellm} req/s"))
     other = results.get("other_cpu_cores")
     if other:
         lines.append(("CPU used by other processes during runs (cores, max)", max(other.values())))
+    return lines
+
+
+def multi_ceiling(results: dict) -> list[tuple[str, str]]:
+    """CPU milliseconds per request of each process role on PostgreSQL, and what they allow two workers.
+
+    On one box the workers, PostgreSQL, Redis, the upstream and the load generator share the cores, so two
+    workers can serve at most cores / (the sum of everyone's CPU per request): the ceiling of the ratio.
+    """
+    lines = []
+    single, multi = _get(results, "multi", "single_c32"), _get(results, "multi", "c32")
+    spent = {}
+    for label, data in (("1 process", single), ("2 workers", multi)):
+        roles = (data or {}).get("cpu_cores_by_role")
+        if not roles or not data.get("rps"):
+            continue
+        spent[label] = {role: cores * 1000 / data["rps"] for role, cores in roles.items()}
+        lines.append((f"CPU ms per request on PostgreSQL, {label}",
+                       ", ".join(f"{role} {_fmt(round(ms, 3))}" for role, ms in spent[label].items())))
+    cores = _get(results, "machine", "nproc")
+    if "2 workers" in spent and single and cores:
+        ceiling = int(cores) * 1000 / sum(spent["2 workers"].values())
+        lines.append((f"2 workers' ceiling on {cores} cores at those costs",
+                      f"{ceiling:.0f} req/s, {_ratio(ceiling, single['rps'])} x the 1-process run"))
     return lines
 
 

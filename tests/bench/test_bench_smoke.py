@@ -81,3 +81,15 @@ def test_quick_run_completes_without_errors(tmp_path):
     assert by_name["non-streamed throughput c32 vs LiteLLM"]["pass"] is None  # not in this run
     assert by_name["time to first token p50 vs bare pass-through"]["measured"] is not None
     assert "EtherGate benchmark" in done.stdout and ("PASS" in done.stdout or "FAIL" in done.stdout)
+
+
+def test_the_two_worker_ceiling_adds_up_every_role_s_cpu():
+    from bench.report import multi_ceiling
+    results = {"machine": {"nproc": 2}, "multi": {
+        "single_c32": {"rps": 500.0, "cpu_cores_by_role": {"gateway": 1.0, "postgresql": 0.25}},
+        "c32": {"rps": 640.0, "cpu_cores_by_role": {"gateway": 1.408, "postgresql": 0.512, "redis": 0.064}}}}
+    lines = dict(multi_ceiling(results))
+    assert lines["CPU ms per request on PostgreSQL, 1 process"] == "gateway 2, postgresql 0.5"
+    assert lines["CPU ms per request on PostgreSQL, 2 workers"] == "gateway 2.2, postgresql 0.8, redis 0.1"
+    # 2 cores / 3.1 ms per request
+    assert lines["2 workers' ceiling on 2 cores at those costs"] == "645 req/s, 1.29 x the 1-process run"
