@@ -53,6 +53,21 @@ def test_postgres_pool_keeps_its_connections(tmp_path):
     assert (options["pool_size"], options["max_overflow"]) == (7, 0)
 
 
+def test_sqlite_pool_reuses_its_last_connection(tmp_path):
+    from ethergate import create_app
+    from ethergate.extensions import db
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/eg.db", "SECRET_KEY": TEST_SECRET})
+    with app.app_context():
+        first, second = db.engine.raw_connection(), db.engine.raw_connection()
+        first_dbapi, second_dbapi = first.dbapi_connection, second.dbapi_connection
+        first.close()
+        second.close()
+        again = db.engine.raw_connection()
+        assert again.dbapi_connection is second_dbapi is not first_dbapi  # its page cache is the warm one
+        again.close()
+        db.engine.dispose()
+
+
 def test_postgres_url_gets_the_gevent_aware_driver(tmp_path):
     cfg = load_settings({"ETHERGATE_DATABASE_URL": "postgresql://u@localhost/db"}, str(tmp_path))
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@localhost/db"
