@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from .settings import ConfigError, load_settings
 from .application import EtherGateFlask
@@ -89,7 +90,10 @@ def _engine_options(url: str, pool_size: int) -> dict:
         # Last in, first out: a connection whose page cache another connection's commit made stale starts
         # its next transaction by dropping that cache. Reusing the last connection keeps it warm (measured:
         # a hold and its capture 290 us of CPU instead of 410-460 us, rotating through the pool).
-        return {"connect_args": {"timeout": 30}, "pool_use_lifo": True}
+        options = {"connect_args": {"timeout": 30}}
+        if make_url(url).database not in (None, "", ":memory:"):  # a memory database has one connection
+            options["pool_use_lifo"] = True
+        return options
     # No overflow: a gevent worker runs dozens of requests at once, and overflow connections are closed as
     # soon as they are returned, so every burst made PostgreSQL fork new backends (measured: ~10% of
     # throughput at c32). Connections open on demand and then stay; past the size, a request waits for one.
