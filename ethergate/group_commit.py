@@ -6,8 +6,9 @@ the checkpoint that copies those pages back: the same credit_accounts page, the 
 ledger_entries and request_logs, once per request. Under load many requests reach that point in the same
 turn of the event loop, so `write` lets them share one transaction:
 
-* the first caller leads: it yields once, so every greenlet that is ready in this turn of the loop can add
-  its work, then runs the batch in one transaction and wakes the others;
+* the first caller leads: when another greenlet is ready to run, it yields once, so every greenlet that is
+  ready in this turn of the loop can add its work; then it runs the batch in one transaction and wakes the
+  others;
 * each caller's work runs inside its own SAVEPOINT, so an error in one (insufficient credits, a hold that
   was already resolved) undoes only that one's writes and is raised to that caller alone;
 * nobody returns before the COMMIT that holds their writes: a response still waits for its own durable
@@ -18,7 +19,7 @@ Alone (c1, a test client, a CLI command) a write is exactly one transaction of i
 
 Only SQLite under gevent batches; elsewhere `write` is `sqlfast.transaction()` around the work. PostgreSQL
 needs no help here: its hot-path writes are single statements in autocommit, and concurrent commits
-already share WAL flushes in the server. ETHERGATE_GROUP_COMMIT=0 turns batching off.
+already share WAL flushes in the server. ETHERGATE_GROUP_COMMIT=false turns batching off.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from collections import deque
 from typing import Callable, TypeVar
 
 from flask import current_app
-from gevent import get_hub
+from gevent import get_hub, monkey, sleep
+from gevent.event import Event
 
 from .extensions import db
 from .observability.metrics import record_group_commit
@@ -42,10 +44,6 @@ ROLLBACK_TO = Statement("ROLLBACK TO group_item")
 
 
 def _under_gevent() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover (gevent is a runtime dependency)
-        return False
     return monkey.is_module_patched("threading")
 
 
@@ -73,9 +71,6 @@ class GroupCommit:
         self.batches = self.items = 0  # how many COMMITs carried how many writes (tests, metrics)
 
     def write(self, work: Callable[[Transaction], T]) -> T:
-        from gevent import sleep
-        from gevent.event import Event
-
         waiter = _Waiter(work)
         self.queue.append(waiter)
         if self.leading:

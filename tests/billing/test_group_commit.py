@@ -201,7 +201,7 @@ def test_alone_the_leader_commits_without_yielding(app, factories, batching, mon
     workspace = factories.workspace(credits="10.00")
     yields = []
     real_sleep = gevent.sleep
-    monkeypatch.setattr(gevent, "sleep", lambda seconds=0: (yields.append(seconds), real_sleep(seconds)))
+    monkeypatch.setattr(group_commit, "sleep", lambda seconds=0: (yields.append(seconds), real_sleep(seconds)))
 
     def reserve(name):
         with app.app_context():
