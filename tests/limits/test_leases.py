@@ -14,6 +14,7 @@ import redis
 from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limiter
 from tests import services
 from tests.conftest import ROOT
+from tests.limits.clock import FakeClock
 
 BIG = 1000  # 2 % of it is 20 slots per lease
 
@@ -28,17 +29,6 @@ class CountingConnection(redis.Connection):
         with CountingConnection.lock:
             CountingConnection.sent += 1
         return super().send_packed_command(command, check_health)
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

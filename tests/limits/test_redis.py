@@ -8,20 +8,8 @@ import pytest
 import redis
 
 from ethergate.limits import Limiter, LimiterUnavailable, RedisLimiter, get_limiter
+from tests.limits.clock import FakeClock
 from tests.services import free_port
-
-
-class FakeClock:
-    """A monotonic clock the test moves forward instead of sleeping through the limiter's back-off."""
-
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
