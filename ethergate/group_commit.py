@@ -102,8 +102,11 @@ class GroupCommit:
     def _commit(self, batch: list[_Waiter]) -> None:
         try:
             with transaction() as tx:
-                for waiter in batch:
-                    _run_one(tx, waiter)
+                if len(batch) == 1:  # alone, its own transaction undoes its writes: no savepoint needed
+                    _run_alone(tx, batch[0])
+                else:
+                    for waiter in batch:
+                        _run_one(tx, waiter)
         except BaseException as error:  # the COMMIT (or the transaction itself) failed: nothing was written
             for waiter in batch:
                 if waiter.error is None:
@@ -137,6 +140,14 @@ def _others_ready() -> bool:
     loop = get_hub().loop
     callbacks = getattr(loop, "_callbacks", None)
     return callbacks is None or bool(loop.pendingcnt) or len(callbacks) > 0
+
+
+def _run_alone(tx: Transaction, waiter: _Waiter) -> None:
+    try:
+        waiter.result = waiter.work(tx)
+    except Exception as error:
+        waiter.error = error
+        raise  # rolls the transaction back; the caller gets this error, not a commit failure
 
 
 def _run_one(tx: Transaction, waiter: _Waiter) -> None:

@@ -214,3 +214,13 @@ def test_alone_the_leader_commits_without_yielding(app, factories, batching, mon
     assert yields == []  # nobody else could have joined: no turn of the loop spent waiting for them
     assert all(isinstance(h, int) for h in together(app, [lambda i=i: reserve(f"t{i}") for i in range(3)]))
     assert yields == [0]  # with others ready, the first waits one turn for them
+
+
+def test_alone_a_refused_hold_leaves_nothing(app, factories, batching):
+    workspace = factories.workspace(credits="1.00")
+    before = batching.batches
+    [refused] = together(app, [lambda: ledger.reserve(workspace.id, 2_000_000, request_id="alone")])
+    assert isinstance(refused, ledger.InsufficientCredits) and batching.batches == before + 1
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Hold).where(Hold.workspace_id == workspace.id)) == 0
+    assert ledger.account_state(workspace.id) == (1_000_000, 0)
