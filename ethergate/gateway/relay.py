@@ -31,7 +31,6 @@ class Relay:
         self.translator = StreamTranslator(stream.route.provider, public_model, include_usage)
         self.parser = SSEParser()
         self.cancelled = False
-        self.finished = False  # the upstream connection was handed back (or closed): never touch it again
         self.done = False
         self.failure: str | None = None
         self.ttft_ms: int | None = None
@@ -41,10 +40,6 @@ class Relay:
         billing.streaming = True
 
     def _client_gone(self) -> None:
-        # The watcher is stopped by a kill that lands a turn of the loop later: a client that hangs up right
-        # after the last event must not close a connection that is back in the pool, serving another request.
-        if self.finished:
-            return
         self.cancelled = True
         self.stream.close()
 
@@ -134,8 +129,7 @@ class Relay:
                 yield self._error_event(f"{self.stream.route.provider}: the connection to the provider broke")
         finally:
             stream_closed()
-            disconnect.stop(watcher)
-            self.finished = True
+            disconnect.stop(watcher)  # at once: nothing calls back after this, once the upstream may be pooled
             if self.done and not self.cancelled:
                 self.upstream.finish(self.stream)
             else:
