@@ -31,15 +31,6 @@ class CountingConnection(redis.Connection):
         return super().send_packed_command(command, check_health)
 
 
-@pytest.fixture
-def killable_redis(redis_server):
-    if redis_server.external:
-        pytest.skip("cannot stop an external Redis")
-    yield redis_server
-    if not redis_server.is_running():
-        redis_server.restart()
-
-
 def key() -> str:
     return uuid.uuid4().hex
 

@@ -19,15 +19,6 @@ def limiter(redis_server):
     limiter.close()
 
 
-@pytest.fixture
-def killable_redis(redis_server):
-    if redis_server.external:
-        pytest.skip("cannot stop an external Redis")
-    yield redis_server
-    if not redis_server.is_running():
-        redis_server.restart()
-
-
 def key() -> str:
     return uuid.uuid4().hex
 
