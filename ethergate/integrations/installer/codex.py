@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .catalog import context_tokens
 from .changes import Change, read_text
-from .dotenv import dotenv_merge
+from .dotenv import dotenv_change
 from .layout import Layout
 from .messages import Abort
 from .targets import EXIT_CONFIG, KEY_ENV, PROVIDER_ID
@@ -84,11 +84,7 @@ def plan_codex(layout: Layout, base_url: str, api_key: str, models: list[dict],
                    or (merged.get("analytics") or {}).get("enabled") is not False):
         raise Abort(EXIT_CONFIG, "parse_error", path=layout.config, detail="the edit could not be verified")
     changes = [Change(layout.config, new)] if new != old else []
-    env_path = layout.home / ".env"
-    env_old = read_text(env_path) or ""
-    env_new = dotenv_merge(env_old, api_key)
-    if env_new != env_old:
-        changes.append(Change(env_path, env_new, secret=True))
+    changes += dotenv_change(layout, api_key)
     return changes, None
 
 

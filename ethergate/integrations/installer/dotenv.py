@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .changes import read_text
+from .changes import Change, read_text
 from .layout import Layout
 from .targets import KEY_ENV
 
@@ -22,6 +22,14 @@ def dotenv_merge(text: str, key: str) -> str:
     if not placed:
         out.append(f"{KEY_ENV}={key}")
     return "\n".join(out) + "\n"
+
+
+def dotenv_change(layout: Layout, key: str) -> list[Change]:
+    """The edit that puts the key in <home>/.env, or none when it is already there."""
+    path = layout.home / ".env"
+    old = read_text(path) or ""
+    new = dotenv_merge(old, key)
+    return [Change(path, new, secret=True)] if new != old else []
 
 
 def dotenv_read(text: str) -> str | None:

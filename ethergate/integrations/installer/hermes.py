@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .changes import Change, read_text
-from .dotenv import dotenv_merge
+from .dotenv import dotenv_change
 from .layout import Layout
 from .messages import Abort
 from .targets import EXIT_CONFIG, KEY_ENV, PROVIDER_ID
@@ -128,11 +128,7 @@ def plan_hermes(layout: Layout, base_url: str, api_key: str, models: list[dict],
         raise Abort(EXIT_CONFIG, "parse_error", path=layout.config, detail=error) from None
     _verify_yaml(layout.config, old, new, entry, taken or unset, base_url)
     changes = [Change(layout.config, new)] if new != old else []
-    env_path = layout.home / ".env"
-    env_old = read_text(env_path) or ""
-    env_new = dotenv_merge(env_old, api_key)
-    if env_new != env_old:
-        changes.append(Change(env_path, env_new, secret=True))
+    changes += dotenv_change(layout, api_key)
     kept = None if (taken or unset) else f"{provider}/{default}" if provider and default else (default or provider)
     return changes, kept
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .catalog import model_limits
 from .changes import Change, child_object, parse_json5_file, read_text
-from .dotenv import dotenv_merge
+from .dotenv import dotenv_change
 from .json5_reader import json_text
 from .layout import Layout
 from .targets import KEY_ENV, PROVIDER_ID
@@ -36,11 +36,7 @@ def plan_qwen_code(layout: Layout, base_url: str, api_key: str, models: list[dic
     child_object(config, "memory", layout.config, "memory")["enableManagedAutoMemory"] = False
     new = json_text(config)
     changes = [Change(layout.config, new, comments_lost=comments)] if new != old else []
-    env_path = layout.home / ".env"
-    env_old = read_text(env_path) or ""
-    env_new = dotenv_merge(env_old, api_key)
-    if env_new != env_old:
-        changes.append(Change(env_path, env_new, secret=True))
+    changes += dotenv_change(layout, api_key)
     return changes, kept
 
 
