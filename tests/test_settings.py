@@ -68,6 +68,27 @@ def test_sqlite_pool_reuses_its_last_connection(tmp_path):
         db.engine.dispose()
 
 
+def test_a_server_leaves_sqlite_checkpoints_to_its_thread(tmp_path):
+    from ethergate import create_app
+    from ethergate.database import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, leave_checkpoints_to_thread
+    from ethergate.extensions import db
+
+    def pragmas():
+        with db.engine.connect() as connection:
+            return tuple(connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                         for name in ("wal_autocheckpoint", "journal_size_limit"))
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/eg.db", "SECRET_KEY": TEST_SECRET})
+    with app.app_context():
+        assert pragmas() == (1000, WAL_SIZE_LIMIT_BYTES)  # a CLI command or a test: SQLite's own checkpoints
+        assert leave_checkpoints_to_thread(db.engine)
+        assert pragmas() == (AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES)  # pooled connections too
+        db.engine.dispose()
+    memory = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": TEST_SECRET})
+    with memory.app_context():
+        assert not leave_checkpoints_to_thread(db.engine)
+
+
 def test_postgres_url_gets_the_gevent_aware_driver(tmp_path):
     cfg = load_settings({"ETHERGATE_DATABASE_URL": "postgresql://u@localhost/db"}, str(tmp_path))
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@localhost/db"
