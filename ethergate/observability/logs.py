@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 
+import orjson
 from flask import Flask, g, has_request_context
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -107,7 +108,10 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = record.exc_text
         if record.stack_info:
             payload["stack"] = self.formatStack(record.stack_info)
-        line = json.dumps(payload, default=str)
+        try:  # orjson: about a fifth of json's cost, which every access line pays
+            line = orjson.dumps(payload, default=str).decode()
+        except TypeError:  # what orjson refuses (an integer past 64 bits, a key that is not a string)
+            line = json.dumps(payload, default=str)
         return self.redact(line) if self.redact else line
 
 

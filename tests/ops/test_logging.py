@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -180,6 +181,19 @@ def test_redacting_filter_covers_arguments_exceptions_and_extra_fields():
     assert first["msg"] == f"key {MASK}" and first["header"] == f"Bearer {MASK}"
     assert "ValueError: bad key " + MASK in second["exc"]
     assert "broken" in third["msg"]
+
+
+def test_any_extra_field_makes_a_json_line():
+    def line(**extra):
+        record = logging.LogRecord("ethergate.x", logging.INFO, __file__, 1, "msg", (), None)
+        record.__dict__.update(extra)
+        return json.loads(JsonFormatter().format(record))
+
+    assert line(model="通义千问", tokens=3)["model"] == "通义千问"
+    assert line(huge=2 ** 70)["huge"] == 2 ** 70  # past what orjson writes
+    assert line(counts={1: "one"})["counts"] == {"1": "one"}
+    assert line(when=datetime(2026, 1, 2, tzinfo=timezone.utc))["when"] == "2026-01-02T00:00:00+00:00"
+    assert line(thing=object())["thing"].startswith("<object object")
 
 
 def test_configure_logging_is_idempotent(app, captured):
