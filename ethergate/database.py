@@ -47,11 +47,14 @@ _REAL_POLL = get_original("select", "poll")
 
 
 def configure_engine(engine: Engine) -> None:
-    """Per dialect: SQLite's pragmas and BEGINs; PostgreSQL's pre-ping without a round trip."""
+    """Per dialect: SQLite's pragmas and BEGINs; PostgreSQL's pre-ping without a round trip, and its waits
+    on gevent's loop (pg_waiting)."""
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
         _cheap_pre_ping(engine)
+        from . import pg_waiting  # imports psycopg, which a SQLite install may not need
+        pg_waiting.install()
 
 
 configure_sqlite = configure_engine  # the name create_app calls

@@ -22,8 +22,8 @@ FACES = {"cli", "console", "docs", "gateway", "status_page", "support"}
 # error pages, servers.
 APP = {"application", "ethergate", "errors", "health", "models", "security", "serving"}
 # Plumbing every layer may use.
-INFRASTRUCTURE = {"database", "extensions", "group_commit", "i18n", "money", "observability", "operators", "settings", "sqlfast",
-                  "timeutil", "types"}
+INFRASTRUCTURE = {"database", "extensions", "group_commit", "i18n", "money", "observability", "operators",
+                  "pg_waiting", "settings", "sqlfast", "timeutil", "types"}
 
 
 @dataclass(frozen=True)
