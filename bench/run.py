@@ -296,7 +296,8 @@ class Bench:
     def multi(self) -> None:
         from tests import services
         try:
-            pg = services.start_postgres(self.workdir / "pg")
+            # Durable, as an operator runs it: every commit waits for its WAL flush.
+            pg = services.start_postgres(self.workdir / "pg", durable=True)
             self.stack.callback(pg.stop)
             redis = services.start_redis(self.workdir / "redis")
             self.stack.callback(redis.stop)

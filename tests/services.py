@@ -490,13 +490,14 @@ def _postgres_from_env(url: str) -> PostgresService:
 
 
 def start_postgres(base_dir: str | os.PathLike, *, user: str = "postgres",
-                   timeout: float = 60, max_connections: int = 300) -> PostgresService:
+                   timeout: float = 60, max_connections: int = 300, durable: bool = False) -> PostgresService:
     """Start a throwaway PostgreSQL server with its data under ``base_dir``.
 
     Returns a :class:`PostgresService`; ``.url`` is
     ``postgresql://USER@127.0.0.1:PORT/postgres``. Trust authentication,
     loopback only, durability switched off (fsync, synchronous_commit,
-    full_page_writes). If ``ETHERGATE_TEST_POSTGRES_URL`` is set, that server
+    full_page_writes) unless ``durable`` (the benchmark measures what an
+    operator runs). If ``ETHERGATE_TEST_POSTGRES_URL`` is set, that server
     is used instead and nothing is started.
     """
     env_url = os.environ.get(POSTGRES_URL_ENV)
@@ -551,11 +552,10 @@ def start_postgres(base_dir: str | os.PathLike, *, user: str = "postgres",
             "listen_addresses": _quote_conf(HOST),
             "unix_socket_directories": _quote_conf(str(socket_dir)),
             "max_connections": str(max_connections),
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
             "log_line_prefix": _quote_conf("%m [%p] %q%u@%d "),
         }
+        if not durable:
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         with open(data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write("\n# --- added by tests/services.py ---\n")
             for key, value in settings.items():
