@@ -90,6 +90,18 @@ def test_postgres_settings(pg):
     assert show["unix_socket_directories"] == str(pg.socket_dir)
 
 
+def test_a_durable_postgres_keeps_its_flushes(tmp_path, monkeypatch):
+    monkeypatch.delenv(POSTGRES_URL_ENV, raising=False)
+    svc = start_postgres(tmp_path / "pg", durable=True)  # the benchmark's
+    try:
+        with psycopg.connect(svc.url, connect_timeout=10) as conn:
+            show = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("fsync", "synchronous_commit", "full_page_writes")}
+        assert show == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    finally:
+        svc.stop()
+
+
 def test_postgres_stop_is_idempotent(tmp_path, monkeypatch):
     monkeypatch.delenv(POSTGRES_URL_ENV, raising=False)
     svc = start_postgres(tmp_path / "pg")
