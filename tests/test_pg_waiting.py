@@ -12,15 +12,14 @@ from ethergate.extensions import db
 
 
 @pytest.fixture
-def on_hub(app, engine, monkeypatch):
-    if engine != "postgresql":
-        pytest.skip("psycopg's waits")
+def on_hub(app, monkeypatch):
     monkeypatch.setattr(waiting, "wait", pg_waiting.wait_on_hub)  # what install() does under the server
     connection = db.engine.raw_connection()
     yield connection.dbapi_connection
     connection.close()
 
 
+@pytest.mark.postgresql_only
 def test_queries_answer_through_the_hub(on_hub):
     with on_hub.cursor() as cursor:
         cursor.execute("SELECT %s::int + 1, repeat('x', 100000)", (41,))
@@ -29,6 +28,7 @@ def test_queries_answer_through_the_hub(on_hub):
     on_hub.commit()
 
 
+@pytest.mark.postgresql_only
 def test_server_errors_still_come_back_as_psycopgs(on_hub):
     with pytest.raises(psycopg.errors.DivisionByZero):
         with on_hub.cursor() as cursor:
@@ -41,6 +41,7 @@ def test_server_errors_still_come_back_as_psycopgs(on_hub):
     on_hub.rollback()
 
 
+@pytest.mark.postgresql_only
 def test_a_wait_for_the_server_lets_other_greenlets_run(on_hub):
     events = []
 
@@ -59,6 +60,7 @@ def test_a_wait_for_the_server_lets_other_greenlets_run(on_hub):
     assert events == ["other ran", "query done"]
 
 
+@pytest.mark.postgresql_only
 def test_a_wait_with_a_time_limit_keeps_psycopgs(on_hub, monkeypatch):
     used = []
     monkeypatch.setattr(pg_waiting, "_PSYCOPGS_WAIT", lambda *args, **kw: used.append(kw) or "psycopg's")
