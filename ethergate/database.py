@@ -18,7 +18,6 @@ before the body is read, and in tests `check_no_open_transaction` fails a stream
 from __future__ import annotations
 
 import logging
-import select
 import sqlite3
 import weakref
 from contextlib import contextmanager
@@ -42,8 +41,6 @@ AUTOCHECKPOINT_PAGES = 20_000
 _CHECKPOINTED: weakref.WeakSet[Engine] = weakref.WeakSet()
 # A WAL that grew past this in a burst (a stalled checkpoint) is cut back to it once checkpointed.
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
-# A poll with timeout 0 never blocks: it needs no cooperative version (gevent's costs far more).
-_REAL_POLL = get_original("select", "poll")
 
 
 def configure_engine(engine: Engine) -> None:
@@ -52,15 +49,15 @@ def configure_engine(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
-        _cheap_pre_ping(engine)
         from . import pg_waiting  # imports psycopg, which a SQLite install may not need
+        _cheap_pre_ping(engine, pg_waiting.pending)
         pg_waiting.install()
 
 
 configure_sqlite = configure_engine  # the name create_app calls
 
 
-def _cheap_pre_ping(engine: Engine) -> None:
+def _cheap_pre_ping(engine: Engine, pending) -> None:
     """pool_pre_ping asks the server on every checkout: a round trip per transaction, 11% of a request.
 
     An idle connection has nothing to read unless the server closed it or sent an error on its way out
@@ -72,9 +69,7 @@ def _cheap_pre_ping(engine: Engine) -> None:
     def do_ping(dbapi_connection) -> bool:
         try:
             if not (dbapi_connection.closed or dbapi_connection.broken):
-                poller = _REAL_POLL()
-                poller.register(dbapi_connection.fileno(), select.POLLIN)
-                if not poller.poll(0):
+                if not pending(dbapi_connection.fileno()):
                     return True
         except (OSError, ValueError, AttributeError):
             pass

@@ -39,8 +39,17 @@ def ready_now(fileno: int, wait: waiting.Wait) -> waiting.Ready:
     return ready
 
 
+def pending(fileno: int) -> bool:
+    """Something to read on the connection's socket, or an error or hang-up, now (never waits)."""
+    return bool(ready_now(fileno, waiting.WAIT_R))
+
+
 def wait_on_hub(gen, fileno: int, interval: float = 0.0, timeout: float | None = None):
-    """A drop-in for `psycopg.waiting.wait`: runs psycopg's generator `gen` to its end, returns its value."""
+    """A drop-in for `psycopg.waiting.wait`: runs psycopg's generator `gen` to its end, returns its value.
+
+    psycopg's `interval` wakes a blocking poll now and then so that Ctrl-C is seen; a greenlet parked on the
+    loop needs no such wake-up, so without a `timeout` it is not used.
+    """
     if timeout is not None:
         return _PSYCOPGS_WAIT(gen, fileno, interval=interval, timeout=timeout)
     hub = get_hub()
