@@ -169,7 +169,7 @@ def post_worker_init(worker):
     from ethergate.alerts.sweeper import start_alert_sweeper
     from ethergate.billing.sweeper import start_sweeper
     from ethergate.observability.logs import configure_logging
-    from ethergate.serving import use_in_worker
+    from ethergate.serving import freeze_startup_objects, use_in_worker
     from ethergate.settings import public_base_url_for
 
     if worker.wsgi.config.get("PUBLIC_BASE_URL_FROM_BIND") and worker.sockets:
@@ -179,6 +179,7 @@ def post_worker_init(worker):
     start_sweeper(worker.wsgi)
     start_alert_sweeper(worker.wsgi)
     use_in_worker(worker)
+    freeze_startup_objects()
 
 
 def child_exit(server, worker):

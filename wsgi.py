@@ -25,7 +25,7 @@ def serve(host: str, port: int) -> None:
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
     from ethergate.observability import phases
-    from ethergate.serving import FairTurns, OneWriteResponses
+    from ethergate.serving import FairTurns, OneWriteResponses, freeze_startup_objects
 
     idle: set = set()  # handlers waiting for the next request on a keep-alive connection
     draining: list = []
@@ -101,6 +101,7 @@ def serve(host: str, port: int) -> None:
     start_alert_sweeper(app)
     with app.app_context():
         start_checkpointer(db.engine)
+    freeze_startup_objects()
     # serve_forever stops the server again on its way out, killing handlers after stop_timeout (1 s by default).
     server.serve_forever(stop_timeout=app.config.get("SHUTDOWN_GRACE_SECONDS", 10))
     close_limiter(app)

@@ -7,6 +7,8 @@ the ethergate package, hence Flask, which the master must not import).
 """
 from __future__ import annotations
 
+import gc
+import logging
 import socket
 import time
 from functools import partial
@@ -144,3 +146,19 @@ def use_in_worker(worker) -> None:
     """
     worker.wsgi_handler = GunicornHandler
     worker.server_class = partial(GunicornServer, keepalive=worker.cfg.keepalive)
+
+
+def freeze_startup_objects() -> int:
+    """Leave everything alive at start out of the garbage collector's full collections; returns how many.
+
+    A full (generation 2) collection walks every tracked object while the event loop stands still. With the
+    app, its libraries and the catalog loaded, that walk took 86-103 ms, about once a second at c32, and those
+    pauses were the c32 tail: the slowest 1% of requests spent ~95 ms in a hold or a capture that otherwise
+    takes ~15. Frozen, a full collection walks only what was made since start: 4-10 ms. Call it last before
+    serving (wsgi.py, gunicorn.conf.py's post_worker_init); objects made later are collected as before.
+    """
+    gc.collect()  # garbage frozen now would stay for the life of the process
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    logging.getLogger(__name__).info("%d objects alive at start left out of full garbage collections", frozen)
+    return frozen
