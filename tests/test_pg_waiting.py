@@ -2,6 +2,9 @@
 wait, and a query that waits for the server lets other greenlets run meanwhile."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gevent
 import psycopg
 import pytest
@@ -9,6 +12,7 @@ from psycopg import waiting
 
 from ethergate import pg_waiting
 from ethergate.extensions import db
+from tests.conftest import ROOT, TEST_SECRET
 
 
 @pytest.fixture
@@ -74,10 +78,6 @@ def test_installed_only_under_gevents_patched_select():
 
 
 def test_a_gevent_server_on_postgresql_waits_on_the_hub():
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT, TEST_SECRET
     program = ("from gevent import monkey; monkey.patch_all()\n"
                "from psycopg import waiting\n"
                "from ethergate import create_app, pg_waiting\n"
