@@ -25,7 +25,7 @@ from typing import Iterator
 
 from gevent.monkey import get_original
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import PoolProxiedConnection
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,15 @@ def begin_writing(connection: PoolProxiedConnection) -> None:
         _restart_for_writing(connection)
 
 
+def is_sqlite_file(url) -> bool:
+    """A SQLite database in a file (`url`: a string or SQLAlchemy URL), not in memory nor another engine's."""
+    url = make_url(url)
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
 def leave_checkpoints_to_thread(engine: Engine) -> bool:
     """A database file's connections from now on: only past AUTOCHECKPOINT_PAGES do they checkpoint themselves."""
-    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+    if not is_sqlite_file(engine.url):
         return False
     _CHECKPOINTED.add(engine)
     engine.dispose()  # the pool's connections were opened with SQLite's default
